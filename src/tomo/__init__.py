@@ -1,0 +1,3 @@
+"""Tomo: run a homelab from an AI assistant (an MCP server)."""
+
+__version__ = "0.1.0"
