@@ -1,0 +1,133 @@
+"""The database handle: async engine, SQLite pragmas, and migrations at start.
+
+Start-up is on the hot path of every desktop-client launch, so migrations are
+checked cheaply first: the revisions recorded in ``alembic_version`` are compared
+with the revision ids of the migration files (read with a regex, no Alembic
+import). Only when they differ is Alembic imported and run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tomo.errors import DatabaseError
+
+logger = structlog.get_logger("tomo.database")
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+)$", re.MULTILINE)
+
+
+def migration_heads() -> set[str]:
+    """Revision ids that no other migration builds on, read from the files themselves."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        match = _REVISION.search(text)
+        if match is None:
+            continue
+        revisions.add(match.group(1))
+        down = _DOWN_REVISION.search(text)
+        if down:
+            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    return revisions - parents
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """Owns the async engine; repositories borrow connections from it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self._ensure_sqlite_dir(url)
+        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
+        if self.is_sqlite:
+            sa.event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        self.revisions: set[str] = set()
+
+    @staticmethod
+    def _ensure_sqlite_dir(url: str) -> None:
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction that commits on success and rolls back on error."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            logger.error("database_error", error=type(exc).__name__)
+            raise DatabaseError("The database could not complete the operation; try again.") from exc
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads (autocommit-style; no explicit transaction needed)."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            logger.error("database_error", error=type(exc).__name__)
+            raise DatabaseError("The database could not complete the operation; try again.") from exc
+
+    async def current_revisions(self) -> set[str]:
+        """Revisions recorded in ``alembic_version`` (empty for a fresh database)."""
+        async with self.engine.connect() as conn:
+            has_table = await conn.run_sync(lambda c: sa.inspect(c).has_table("alembic_version"))
+            if not has_table:
+                return set()
+            rows = await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            return {row[0] for row in rows}
+
+    async def migrate(self) -> bool:
+        """Bring the schema to the newest revision; returns whether a migration ran."""
+        heads = migration_heads()
+        current = await self.current_revisions()
+        if current == heads:
+            self.revisions = current
+            return False
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade_to_heads)
+        self.revisions = await self.current_revisions()
+        logger.info("database_migrated", from_revisions=sorted(current), to_revisions=sorted(self.revisions))
+        return True
+
+    async def ping(self) -> None:
+        """Run a trivial query; raises DatabaseError when the database does not answer."""
+        async with self.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _upgrade_to_heads(sync_connection: sa.Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = sync_connection
+    command.upgrade(config, "heads")

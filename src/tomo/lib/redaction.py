@@ -1,0 +1,54 @@
+"""Masking of secrets wherever they might travel: logs, audit records, tool output.
+
+Two rules: a value whose *key* names a secret is masked whole, and a string that
+*looks* like a secret (a private key block, a bearer token, a JWT) is masked
+wherever it appears.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "***"
+
+_SECRET_KEY = re.compile(
+    r"(pass(word|phrase|wd)?|secret|token|private_?key|api_?key|authorization|credential|cookie|master_?key)",
+    re.IGNORECASE,
+)
+_SECRET_VALUE = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)"
+    r"|\bBearer\s+[A-Za-z0-9._~+/=-]+"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r"|\btomo_[A-Za-z0-9_-]{20,}",
+    re.DOTALL,
+)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a field name denotes a secret (password, token, private_key, ...)."""
+    return bool(_SECRET_KEY.search(key))
+
+
+def redact_text(text: str) -> str:
+    """Mask secret-looking substrings (key blocks, bearer tokens, JWTs, Tomo API tokens)."""
+    return _SECRET_VALUE.sub(MASK, text)
+
+
+def redact(value: Any, *, extra_keys: frozenset[str] = frozenset()) -> Any:
+    """Return a copy of ``value`` with secrets masked, recursing into mappings and lists."""
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if _masked_key(str(k), extra_keys) and v not in (None, "") else redact(v, extra_keys=extra_keys))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item, extra_keys=extra_keys) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+def _masked_key(key: str, extra_keys: frozenset[str]) -> bool:
+    return key in extra_keys or is_secret_key(key)

@@ -1,0 +1,87 @@
+"""How to reach one server: address, credentials and the pinned host key."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import asyncssh
+
+from tomo.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Everything needed to reach one server; ``key`` names its pooled connection (normally the server id).
+
+    ``pinned_fingerprint`` is the expected host key ("SHA256:..."); None trusts the first key seen.
+    The secrets never appear in ``repr``.
+    """
+
+    key: str
+    host: str
+    port: int
+    username: str
+    password: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+    pinned_fingerprint: str | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port as shown in messages (IPv6 literals in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def digest(self) -> str:
+        """A hash of the fields a connection depends on, except the pin (see SSHPool._reusable)."""
+        return _digest(self.host, str(self.port), self.username, self.password, self.private_key, self.passphrase)
+
+    def key_digest(self) -> str:
+        """A hash of the private key and its passphrase: the parsed-key cache key."""
+        return _digest(self.private_key, self.passphrase)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A successful round trip: the host key fingerprint seen and the time `true` took."""
+
+    fingerprint: str
+    latency_ms: float
+    reused: bool
+
+
+def _digest(*parts: str | None) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        encoded = b"\x00" if part is None else b"\x01" + part.encode("utf-8", errors="surrogatepass")
+        hasher.update(len(encoded).to_bytes(8, "big") + encoded)
+    return hasher.hexdigest()
+
+
+def load_private_key(text: str, passphrase: str | None) -> asyncssh.SSHKey:
+    """Parse a PEM/OpenSSH private key; CPU heavy (bcrypt KDF), so call it in a thread.
+
+    Raises ValidationError saying whether the key is malformed, needs a passphrase or the
+    passphrase is wrong. Messages never include the key or the passphrase.
+    """
+    try:
+        return asyncssh.import_private_key(text.strip() + "\n", passphrase or None)
+    except asyncssh.KeyEncryptionError as exc:
+        if "passphrase" in str(exc).lower():
+            raise ValidationError("The private key could not be decrypted: wrong passphrase") from exc
+        raise ValidationError(f"The private key could not be decrypted: {exc}") from exc
+    except asyncssh.KeyImportError as exc:
+        if "passphrase must be specified" in str(exc).lower():
+            raise ValidationError("The private key is encrypted: give its passphrase") from exc
+        raise ValidationError(
+            "The private key is malformed: paste the whole OpenSSH or PEM private key, "
+            "including its BEGIN and END lines"
+        ) from exc
+
+
+def parse_private_key(text: str, passphrase: str | None = None) -> str:
+    """Check a private key at add time and return its type (e.g. "ssh-ed25519").
+
+    Synchronous and CPU heavy: callers run it with ``asyncio.to_thread``.
+    """
+    return load_private_key(text, passphrase).get_algorithm()

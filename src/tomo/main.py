@@ -1,0 +1,125 @@
+"""Composition root: builds every service once and wires the MCP server.
+
+Nothing else constructs services. Tool classes receive their dependencies by
+constructor parameter name (see ``lib/tool_loader.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastmcp import FastMCP
+
+from tomo import __version__
+from tomo.database.engine import Database
+from tomo.database.repositories.jobs import JobRepository
+from tomo.database.repositories.logs import LogRepository
+from tomo.database.repositories.settings import SettingsRepository
+from tomo.lib.config import TomoConfig
+from tomo.lib.encryption import Encryptor
+from tomo.lib.middleware import TomoMiddleware
+from tomo.lib.tool_loader import DEFAULT_PACKAGES, load_tools, register_all_tools
+from tomo.lib.tool_wrapper import ToolRuntime
+from tomo.lib.tooling import ToolPolicy
+from tomo.models.principal import Transport
+from tomo.services.audit_service import AuditService
+from tomo.services.health_service import HealthService
+from tomo.services.identity_service import IdentityService
+from tomo.services.job_service import JobService
+from tomo.services.log_service import LogService
+from tomo.services.settings_service import SettingsService
+
+logger = structlog.get_logger("tomo")
+
+INSTRUCTIONS = (
+    "Tomo runs a homelab: register servers reached over SSH (add_server, test_connection), prepare them "
+    "with Docker (prepare_server), browse app catalogs (search_marketplace), deploy and manage apps "
+    "(install_app, list_installed_apps), and follow long operations with get_job. Every tool answers "
+    "{success, message, data?, error?}; destructive tools need confirm=true after the user agreed."
+)
+
+
+@dataclass
+class TomoApp:
+    """The built application: the MCP server and the services behind it."""
+
+    config: TomoConfig
+    mcp: FastMCP[Any]
+    database: Database
+    services: dict[str, Any]
+    policies: dict[str, ToolPolicy] = field(default_factory=dict)
+
+    async def startup(self) -> None:
+        """Migrate, load settings, recover interrupted jobs, start key derivation."""
+        await self.database.migrate()
+        await self.services["settings_service"].load()
+        await self.services["job_service"].recover_interrupted()
+        self.services["encryptor"].start()
+
+    async def shutdown(self) -> None:
+        """Stop jobs (recorded as interrupted) and close connections."""
+        await self.services["job_service"].shutdown()
+        for name in ("ssh_pool",):
+            closer = self.services.get(name)
+            if closer is not None:
+                await closer.close_all()
+        await self.database.dispose()
+
+
+def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, dict[str, Any]]:
+    """Construct every service once, in dependency order."""
+    database = Database(config.resolved_database_url)
+    log_repository = LogRepository(database)
+    audit_service = AuditService(log_repository)
+    settings_service = SettingsService(SettingsRepository(database), audit_service)
+    services: dict[str, Any] = {
+        "config": config,
+        "database": database,
+        "encryptor": Encryptor(config.master_key.get_secret_value() if config.master_key else None, config.data_dir),
+        "audit_service": audit_service,
+        "log_service": LogService(log_repository),
+        "settings_service": settings_service,
+        "job_service": JobService(JobRepository(database), settings_service),
+        "health_service": HealthService(database, config.data_dir),
+        "identity_service": IdentityService(transport),
+    }
+    return database, services
+
+
+def build_app(
+    config: TomoConfig,
+    *,
+    transport: Transport = "stdio",
+    tool_packages: Sequence[str] = DEFAULT_PACKAGES,
+) -> TomoApp:
+    """Build the whole application without doing any I/O beyond creating the data directory."""
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    database, services = build_services(config, transport)
+    identity: IdentityService = services["identity_service"]
+    runtime = ToolRuntime(identity.resolve, services["audit_service"], services["job_service"])
+    app = TomoApp(config=config, mcp=FastMCP("tomo"), database=database, services=services)
+
+    @asynccontextmanager
+    async def lifespan(_server: FastMCP[Any]) -> AsyncIterator[dict[str, Any]]:
+        await app.startup()
+        try:
+            yield {}
+        finally:
+            await app.shutdown()
+
+    policies: dict[str, ToolPolicy] = {}
+    app.mcp = FastMCP(
+        "tomo",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        middleware=[TomoMiddleware(policies, identity.resolve, services["audit_service"])],
+        mask_error_details=True,
+    )
+    policies.update(register_all_tools(app.mcp, load_tools(services, runtime, tool_packages)))
+    app.policies = policies
+    return app

@@ -1,0 +1,54 @@
+"""Log entries and audit records as clients see them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class LogLevel(StrEnum):
+    """Severity of a stored log entry."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class LogEntry(BaseModel):
+    """One stored event (``log_event``)."""
+
+    id: int
+    timestamp: datetime
+    level: LogLevel
+    source: str
+    message: str
+    tags: list[str]
+    metadata: dict[str, Any]
+
+
+class AuditOutcome(StrEnum):
+    """How a state-changing call ended."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    DENIED = "denied"
+
+
+class AuditEntry(BaseModel):
+    """Who did what, with redacted arguments, outcome and duration."""
+
+    id: int
+    timestamp: datetime
+    user_id: str | None
+    username: str | None
+    transport: str | None
+    tool: str
+    arguments: dict[str, Any]
+    outcome: AuditOutcome
+    error_code: str | None
+    detail: str | None
+    duration_ms: float

@@ -1,0 +1,50 @@
+"""Every runtime setting Tomo knows: type, default, range and what it does.
+
+Features add their settings here; get_settings_schema shows this list to clients.
+"""
+
+from __future__ import annotations
+
+from tomo.models.settings import SettingDefinition, SettingType
+
+_B, _I, _S, _E, _L = SettingType.BOOL, SettingType.INT, SettingType.STR, SettingType.ENUM, SettingType.STR_LIST
+
+SETTINGS: tuple[SettingDefinition, ...] = (
+    SettingDefinition(key="default_wait_seconds", category="jobs", type=_I, default=30, minimum=0, maximum=600,
+                      description="How long a job tool waits for its job before returning the job id."),
+    SettingDefinition(key="max_jobs_per_server", category="jobs", type=_I, default=2, minimum=1, maximum=16,
+                      description="Jobs that may run at the same time against one server; more wait their turn."),
+    SettingDefinition(key="log_retention_days", category="logs", type=_I, default=30, minimum=1, maximum=3650,
+                      description="Stored log entries older than this may be purged."),
+    SettingDefinition(key="stored_log_level", category="logs", type=_E, default="INFO",
+                      options=["DEBUG", "INFO", "WARNING", "ERROR"],
+                      description="Lowest level of events kept in the database log (stderr is unaffected)."),
+    SettingDefinition(key="allow_local_servers", category="servers", type=_B, default=False,
+                      description="Allow registering servers on loopback addresses (localhost, 127.0.0.0/8, ::1)."),
+    SettingDefinition(key="allow_execute_command", category="servers", type=_B, default=False,
+                      description="Enable execute_command, which runs arbitrary commands on servers (admin only)."),
+    SettingDefinition(key="execute_command_max_output", category="servers", type=_I, default=65536,
+                      minimum=1024, maximum=1048576,
+                      description="Bytes of stdout/stderr execute_command keeps (the tail)."),
+    SettingDefinition(key="apps_root", category="servers", type=_S, default="/opt/tomo/apps",
+                      description="Folder on each server where app projects live (absolute path)."),
+    SettingDefinition(key="ssh_connect_timeout", category="ssh", type=_I, default=10, minimum=1, maximum=120,
+                      description="Seconds to wait for an SSH connection and login."),
+    SettingDefinition(key="ssh_command_timeout", category="ssh", type=_I, default=60, minimum=1, maximum=3600,
+                      description="Default seconds a remote command may run."),
+    SettingDefinition(key="ssh_keepalive_interval", category="ssh", type=_I, default=30, minimum=0, maximum=600,
+                      description="Seconds between SSH keepalives on pooled connections (0 = off)."),
+    SettingDefinition(key="ssh_max_channels", category="ssh", type=_I, default=8, minimum=1, maximum=10,
+                      description="Concurrent commands per SSH connection (sshd's MaxSessions is 10 by default)."),
+    SettingDefinition(key="password_min_length", category="security", type=_I, default=12, minimum=8, maximum=128,
+                      description="Minimum length of Tomo user passwords."),
+    SettingDefinition(key="lockout_threshold", category="security", type=_I, default=10, minimum=1, maximum=100,
+                      description="Failed logins (per user or per client address) before a lockout."),
+    SettingDefinition(key="lockout_minutes", category="security", type=_I, default=15, minimum=1, maximum=1440,
+                      description="How long a lockout lasts."),
+    SettingDefinition(key="trusted_proxies", category="security", type=_L, default=[],
+                      description="Proxy addresses whose X-Forwarded-For header is believed for the client IP."),
+)
+
+BY_KEY = {definition.key: definition for definition in SETTINGS}
+CATEGORIES = sorted({definition.category for definition in SETTINGS})

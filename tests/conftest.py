@@ -1,0 +1,68 @@
+"""Shared fixtures: a real Tomo app on a fresh SQLite database, driven through the MCP protocol."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("FASTMCP_LOG_ENABLED", "false")
+os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
+
+from fastmcp import Client  # noqa: E402
+
+from tomo.lib.config import TomoConfig  # noqa: E402
+from tomo.main import TomoApp, build_app  # noqa: E402
+
+
+@dataclass
+class Answer:
+    """A tool's envelope plus the protocol-level isError flag."""
+
+    envelope: dict[str, Any]
+    is_error: bool
+
+    @property
+    def data(self) -> Any:
+        return self.envelope.get("data")
+
+    @property
+    def error(self) -> str | None:
+        return self.envelope.get("error")
+
+
+class ToolCaller:
+    """Calls tools over an in-memory MCP session and returns the envelope."""
+
+    def __init__(self, client: Client[Any]) -> None:
+        self.client = client
+
+    async def __call__(self, tool: str, **arguments: Any) -> Answer:
+        result = await self.client.call_tool(tool, arguments, raise_on_error=False)
+        assert result.structured_content is not None, result
+        return Answer(result.structured_content, result.is_error)
+
+
+@pytest.fixture
+def tomo_config(tmp_path: Path) -> TomoConfig:
+    return TomoConfig(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def tomo_app(tomo_config: TomoConfig) -> TomoApp:
+    return build_app(tomo_config)
+
+
+@pytest.fixture
+async def client(tomo_app: TomoApp) -> AsyncIterator[Client[Any]]:
+    async with Client(tomo_app.mcp) as c:
+        yield c
+
+
+@pytest.fixture
+def call(client: Client[Any]) -> ToolCaller:
+    return ToolCaller(client)
