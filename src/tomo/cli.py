@@ -6,6 +6,7 @@ launch, so start-up must not pay for what a command does not use.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -80,10 +81,8 @@ def serve(
     from tomo.server import serve_http, serve_stdio
 
     runner = serve_stdio(config) if transport is TransportChoice.STDIO else serve_http(config)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner)
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -45,10 +46,8 @@ def read_or_create_secret(path: Path, size: int = 32) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        try:
+        with contextlib.suppress(FileExistsError):
             write_secret_file(path, base64.urlsafe_b64encode(secrets.token_bytes(size)))
-        except FileExistsError:
-            pass
         return path.read_bytes()
 
 
@@ -86,8 +85,8 @@ class Encryptor:
     async def _ready(self) -> Fernet:
         if self._fernet is not None:
             return self._fernet
-        self.start()
-        assert self._task is not None
+        if self._task is None:
+            self._task = asyncio.create_task(self._derive())
         return await asyncio.shield(self._task)
 
     async def encrypt(self, plaintext: str) -> str:

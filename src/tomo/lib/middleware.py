@@ -46,7 +46,9 @@ class TomoMiddleware(Middleware):
         self.audit = audit
 
     async def on_call_tool(
-        self, context: MiddlewareContext[mt.CallToolRequestParams], call_next: CallNext[mt.CallToolRequestParams, ToolResult]
+        self,
+        context: MiddlewareContext[mt.CallToolRequestParams],
+        call_next: CallNext[mt.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
         try:
             return await call_next(context)

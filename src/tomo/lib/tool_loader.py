@@ -81,7 +81,7 @@ def find_tools_class(module: ModuleType) -> type:
 def instantiate_tools_class(cls: type, dependencies: Mapping[str, Any]) -> Any:
     """Build ``cls`` by passing each constructor parameter the dependency of the same name."""
     kwargs: dict[str, Any] = {}
-    for param in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+    for param in inspect.signature(cls).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         if param.name in dependencies:
@@ -110,7 +110,7 @@ def _policy_for(cls: type, name: str, method: Callable[..., Any]) -> ToolPolicy:
         raise ToolLoadError(f"{cls.__name__}.{name} is public but has no @tomo_tool(...) metadata")
     if not inspect.iscoroutinefunction(method):
         raise ToolLoadError(f"{cls.__name__}.{name} must be 'async def'")
-    read_only = bool(meta.annotations and meta.annotations.read_only_hint)
+    read_only = bool(meta is not None and meta.annotations and meta.annotations.read_only_hint)
     return ToolPolicy.from_meta(tomo_meta, read_only)
 
 

@@ -226,9 +226,9 @@ class JobService:
             raise JobNotFound(f"No job with id '{job_id}'; list_jobs shows recent jobs.")
         return job
 
-    async def list(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
+    async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
         """Recent jobs, newest first."""
-        return await self.repo.list(server_id, status, limit)
+        return await self.repo.list_recent(server_id, status, limit)
 
     async def wait(self, job_id: str, timeout: float, on_progress: ProgressCallback | None = None) -> Job:
         """Wait until the job finishes or ``timeout`` passes, forwarding progress; returns the job."""

@@ -33,11 +33,15 @@ def validate_value(definition: SettingDefinition, value: Any) -> Any:
     raise ValidationError(f"Setting '{key}' must be {expected}; got {value!r}.")
 
 
+def _fmt(bound: float | None) -> str:
+    return "unbounded" if bound is None else f"{bound:g}"
+
+
 def _in_range(definition: SettingDefinition, value: float) -> Any:
     low, high = definition.minimum, definition.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValidationError(
-            f"Setting '{definition.key}' must be between {low:g} and {high:g}; got {value:g}."
+            f"Setting '{definition.key}' must be between {_fmt(low)} and {_fmt(high)}; got {value:g}."
             " See get_settings_schema for every range."
         )
     return value
@@ -66,7 +70,7 @@ class SettingsService:
         """The current value of a setting (its default when never changed)."""
         return self._values.get(key, BY_KEY[key].default)
 
-    def list(self, category: str | None = None) -> list[SettingValue]:
+    def values(self, category: str | None = None) -> list[SettingValue]:
         """Every setting of a category (or all) with value and default."""
         if category is not None and category not in CATEGORIES:
             raise ValidationError(f"Unknown settings category '{category}'; use one of {CATEGORIES}.")
@@ -95,7 +99,7 @@ class SettingsService:
 
     async def reset(self, category: str | None = None) -> list[str]:
         """Return every setting of a category (or all) to its default; returns the keys reset."""
-        keys = [s.key for s in self.list(category) if not s.is_default]
+        keys = [s.key for s in self.values(category) if not s.is_default]
         await self._save({k: BY_KEY[k].default for k in keys}, {}, keys)
         return keys
 

@@ -44,7 +44,7 @@ class JobRepository:
             row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
         return _to_job(row) if row else None
 
-    async def list(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
+    async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
         query = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
         if server_id:
             query = query.where(jobs.c.server_id == server_id)

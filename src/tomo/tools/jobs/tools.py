@@ -49,7 +49,7 @@ class JobsTools:
             status: filter by state: pending, running, succeeded, failed, cancelled or interrupted.
             limit: how many to return (1-200), e.g. 20.
         """
-        jobs = await self.jobs.list(server_id, status, limit)
+        jobs = await self.jobs.list_recent(server_id, status, limit)
         return Reply(f"{len(jobs)} job(s).", {"jobs": jobs})
 
     @tomo_tool(role=Role.OPERATOR, title="Cancel job")

@@ -30,7 +30,7 @@ class SettingsTools:
         Args:
             category: only this category, e.g. "servers".
         """
-        values = self.settings.list(category)
+        values = self.settings.values(category)
         return Reply(f"{len(values)} setting(s).", {"settings": values})
 
     @tomo_tool(role=Role.ADMIN, idempotent=True, title="Update settings")
