@@ -86,13 +86,17 @@ class LineSplitter:
         text = self._partial + self._decoder.decode(data)
         *lines, self._partial = text.split("\n")
         for line in lines:
-            self._emit(line.removesuffix("\r"))
+            self._emit_capped(line.removesuffix("\r"))
         while len(self._partial) >= self._max_line:
             self._emit(self._partial[: self._max_line])
             self._partial = self._partial[self._max_line :]
+
+    def _emit_capped(self, line: str) -> None:
+        for start in range(0, max(len(line), 1), self._max_line):
+            self._emit(line[start : start + self._max_line])
 
     def close(self) -> None:
         rest = self._partial + self._decoder.decode(b"", final=True)
         self._partial = ""
         if rest:
-            self._emit(rest.removesuffix("\r"))
+            self._emit_capped(rest.removesuffix("\r"))

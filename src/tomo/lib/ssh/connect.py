@@ -144,7 +144,9 @@ def connect_error(
     if isinstance(exc, socket.gaierror):
         return ConnectionFailed(f"Cannot resolve host '{target.host}'; check the hostname or use an IP address")
     if isinstance(exc, ConnectionRefusedError):
-        return ConnectionFailed(f"{where} refused the connection; check that sshd runs and listens on port {target.port}")
+        return ConnectionFailed(
+            f"{where} refused the connection; check that sshd runs and listens on port {target.port}"
+        )
     if isinstance(exc, OSError):
         reason = exc.strerror or type(exc).__name__
         return ConnectionFailed(f"Cannot reach {where} ({reason}); check the address, the network and any firewall")

@@ -124,16 +124,16 @@ class CommandSession(asyncssh.SSHClientSession[bytes]):
         return None
 
 
-async def drive(session: CommandSession, stdin: bytes | None, timeout: float) -> None:
+async def drive(
+    channel: asyncssh.SSHClientChannel[bytes], session: CommandSession, stdin: bytes | None, limit: float
+) -> None:
     """Send stdin, then wait for the command to end; on timeout or cancellation kill it and re-raise."""
-    channel = session.channel
-    assert channel is not None  # noqa: S101 - create_session returned, so the channel is open
     try:
         if stdin:
             channel.write(stdin)
         channel.write_eof()
-        async with asyncio.timeout(timeout):
-            await asyncio.shield(session.done)
+        async with asyncio.timeout(limit):
+            await session.done
     except BaseException:
         kill(channel)
         raise
