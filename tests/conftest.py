@@ -41,7 +41,7 @@ class ToolCaller:
     def __init__(self, client: Client[Any]) -> None:
         self.client = client
 
-    async def __call__(self, tool: str, **arguments: Any) -> Answer:
+    async def __call__(self, tool: str, /, **arguments: Any) -> Answer:
         result = await self.client.call_tool(tool, arguments, raise_on_error=False)
         assert result.structured_content is not None, result
         return Answer(result.structured_content, result.is_error)

@@ -1,0 +1,69 @@
+"""Tool discovery: folders become tools; broken modules fail start-up with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+
+from tests.toolpkg import ECHO_MODULE, make_tool_package
+from tomo.lib.config import TomoConfig
+from tomo.lib.tool_loader import ToolLoadError
+from tomo.main import build_app
+
+
+async def test_discovers_a_throwaway_tool_module(tmp_path: Path) -> None:
+    package = make_tool_package(tmp_path / "pkgs", {"echo": ECHO_MODULE})
+    app = build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=("tomo.tools", package))
+    async with Client(app.mcp) as client:
+        names = {tool.name for tool in await client.list_tools()}
+        result = await client.call_tool("echo_text", {"text": "hi"})
+    assert {"echo_text", "echo_destroy", "health_check"} <= names
+    assert result.structured_content == {"success": True, "message": "echoed", "data": {"text": "hi"}}
+
+
+def test_missing_dependency_names_class_and_parameter(tmp_path: Path) -> None:
+    source = '''
+    from tomo.lib.tooling import tomo_tool
+    class NeedyTools:
+        def __init__(self, unicorn_service):
+            self.unicorn = unicorn_service
+        @tomo_tool(read_only=True)
+        async def needy(self) -> None:
+            """Needs a unicorn."""
+    '''
+    package = make_tool_package(tmp_path / "pkgs", {"needy": source})
+    with pytest.raises(ToolLoadError, match=r"NeedyTools.__init__ needs 'unicorn_service'"):
+        build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
+
+
+def test_module_without_tools_class_fails_startup(tmp_path: Path) -> None:
+    package = make_tool_package(tmp_path / "pkgs", {"empty": "class Helper:\n    pass\n"})
+    with pytest.raises(ToolLoadError, match=r"empty.tools' must define exactly one \*Tools class \(found: none\)"):
+        build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
+
+
+def test_folder_without_tools_py_fails_startup(tmp_path: Path) -> None:
+    package = make_tool_package(tmp_path / "pkgs", {})
+    (tmp_path / "pkgs" / package / "orphan").mkdir()
+    (tmp_path / "pkgs" / package / "orphan" / "__init__.py").write_text("")
+    with pytest.raises(ToolLoadError, match="orphan.tools' is missing"):
+        build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
+
+
+def test_public_method_without_metadata_fails_startup(tmp_path: Path) -> None:
+    source = '''
+    class BareTools:
+        async def bare(self) -> None:
+            """No metadata."""
+    '''
+    package = make_tool_package(tmp_path / "pkgs", {"bare": source})
+    with pytest.raises(ToolLoadError, match=r"BareTools.bare is public but has no @tomo_tool"):
+        build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
+
+
+def test_module_that_fails_to_import_names_the_module(tmp_path: Path) -> None:
+    package = make_tool_package(tmp_path / "pkgs", {"broken": "import not_a_real_module_xyz\n"})
+    with pytest.raises(ToolLoadError, match=r"broken.tools' failed to import"):
+        build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
