@@ -119,22 +119,36 @@ def load_testbed() -> Testbed:
     )
 
 
-def tcp_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
+def ssh_server_answers(host: str, port: int, timeout: float = 2.0) -> bool:
+    """An SSH server greets on ``host:port`` (connect and banner, each within ``timeout``).
+
+    A bare TCP connect is not proof: on the CI machines the default gateway accepts every outgoing TCP
+    connection, so with the testbed down a connect to 10.231.0.2:22 still succeeds (and then hangs).
+    """
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(8).startswith(b"SSH-")
     except OSError:
         return False
 
 
+_unavailable_reason: str | None = None  # remembered so a missing testbed costs the timeout only once
+
+
 def testbed_or_skip() -> Testbed:
     """The testbed, or skip the test if it is not running (fail instead when ``TOMO_TESTBED=required``)."""
+    global _unavailable_reason
+    if _unavailable_reason is not None:
+        _unavailable(_unavailable_reason)
     try:
         testbed = load_testbed()
     except (OSError, subprocess.SubprocessError, KeyError, ValueError) as exc:
-        _unavailable(f"cannot read the testbed settings ({exc!r})")
-    if not tcp_reachable(testbed.host, testbed.port, timeout=2.0):
-        _unavailable(f"nothing accepts connections on {testbed.host}:{testbed.port}")
+        _unavailable_reason = f"cannot read the testbed settings ({exc!r})"
+        _unavailable(_unavailable_reason)
+    if not ssh_server_answers(testbed.host, testbed.port, timeout=2.0):
+        _unavailable_reason = f"no SSH server answers on {testbed.host}:{testbed.port}"
+        _unavailable(_unavailable_reason)
     return testbed
 
 
@@ -157,17 +171,13 @@ def _unavailable(reason: str) -> NoReturn:
     )
 
 
-def docker_in_testbed(
-    *args: str, check: bool = False, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+def docker_in_testbed(*args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the docker CLI against the testbed's Docker engine, e.g. ``docker_in_testbed("ps", "-a")``.
 
     Output is captured as text. With ``check=True`` a non-zero exit raises ``CalledProcessError``.
     """
     env = {**os.environ, "DOCKER_HOST": load_testbed().docker_host}
-    return subprocess.run(
-        ["docker", *args], env=env, capture_output=True, text=True, check=check, timeout=timeout
-    )
+    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, check=check, timeout=timeout)
 
 
 def remote_path_exists(path: str | os.PathLike[str]) -> bool:

@@ -25,9 +25,7 @@ def testbed() -> Testbed:
 
 
 async def _run(testbed: Testbed, command: str, **auth: object) -> asyncssh.SSHCompletedProcess:
-    async with asyncssh.connect(
-        testbed.host, testbed.port, username=testbed.user, known_hosts=None, **auth
-    ) as conn:
+    async with asyncssh.connect(testbed.host, testbed.port, username=testbed.user, known_hosts=None, **auth) as conn:
         return await conn.run(command, check=True, timeout=30)
 
 
@@ -50,9 +48,7 @@ async def test_key_login(testbed: Testbed, which: str) -> None:
     path: Path = getattr(testbed, which)
     passphrase = None if which == "key" else testbed.key_passphrase
     key = asyncssh.read_private_key(path, passphrase)
-    result = await _run(
-        testbed, "echo key-login-ok", client_keys=[key], password=None, preferred_auth="publickey"
-    )
+    result = await _run(testbed, "echo key-login-ok", client_keys=[key], password=None, preferred_auth="publickey")
     assert str(result.stdout).strip() == "key-login-ok"
 
 
