@@ -11,6 +11,7 @@ import ipaddress
 import os
 import socket
 import sys
+from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -59,6 +60,28 @@ def is_loopback(host: str) -> bool:
             return False
 
 
+def run_bounded(main: Coroutine[Any, Any, None], grace_seconds: float = 3.0) -> None:
+    """Run ``main`` to completion, then give leftover tasks a bounded time to finish.
+
+    ``asyncio.run`` waits forever for tasks left behind; a request cancelled when the
+    client closes stdin can leave a database close pending, which must not keep the
+    process alive after the server itself has shut down cleanly.
+    """
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main)
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=grace_seconds))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
 @app.command()
 def serve(
     transport: Annotated[TransportChoice, typer.Option(help="stdio for desktop clients, http for network clients.")]
@@ -68,8 +91,6 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Serve Tomo's MCP tools (stdio by default; HTTP serves /mcp and GET /healthz)."""
-    import asyncio
-
     overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     config = _config(data_dir, **overrides)
     if transport is TransportChoice.HTTP and not is_loopback(config.host):
@@ -82,7 +103,7 @@ def serve(
 
     runner = serve_stdio(config) if transport is TransportChoice.STDIO else serve_http(config)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner)
+        run_bounded(runner)
 
 
 @app.command()
