@@ -4,6 +4,8 @@
 - Each connection lends at most ``max_channels`` channels at once (sshd's MaxSessions is 10 by default).
 - A connection found closed is replaced; a channel that cannot be opened because the connection died
   is retried once on a fresh connection, but only when ``retryable()`` says nothing was started.
+- A live connection whose sshd refuses a channel is retried after short waits first: sshd frees a
+  closed session's MaxSessions slot a moment after the close, so a burst can briefly hit the limit.
 - A target whose address or credentials changed, or whose pin no longer matches the key the connection
   was made with, gets a new connection; the old one closes when its last channel is released.
 """
@@ -30,6 +32,9 @@ Opener = Callable[[asyncssh.SSHClientConnection], Awaitable[T]]
 
 #: Failures that mean "the connection is gone" when opening a channel.
 _CHANNEL_ERRORS = (asyncssh.ChannelOpenError, asyncssh.DisconnectError, OSError)
+
+#: Waits before retrying a channel that a live connection refused (seconds); then reconnect once.
+_BUSY_BACKOFF = (0.02, 0.05, 0.1, 0.2, 0.4)
 
 
 @dataclass(eq=False)
@@ -61,6 +66,10 @@ class PooledConnection:
             self.conn.close()
 
 
+def _refused_while_open(exc: BaseException, entry: PooledConnection) -> bool:
+    return isinstance(exc, asyncssh.ChannelOpenError) and not entry.conn.is_closed()
+
+
 class ConnectionTable:
     """Open, reuse, replace and close pooled connections; lend channels on them."""
 
@@ -89,21 +98,30 @@ class ConnectionTable:
     async def _open_channel(
         self, target: SSHTarget, opener: Opener[T], retryable: Callable[[], bool]
     ) -> tuple[PooledConnection, T]:
-        for attempt in (1, 2):
+        busy_retries = iter(_BUSY_BACKOFF)
+        reconnected = False
+        while True:
             entry = await self.get(target)
             await entry.acquire()
             try:
                 return entry, await opener(entry.conn)
             except _CHANNEL_ERRORS as exc:
                 entry.release()
-                if attempt == 2 or not retryable():
+                if not retryable():
+                    raise lost_error(target, exc, during="opening a channel") from exc
+                delay = next(busy_retries, None) if _refused_while_open(exc, entry) else None
+                if delay is not None:  # sshd has not yet freed just-closed sessions (MaxSessions)
+                    log.debug("ssh.channel_busy", server=target.key, retry_in_s=delay)
+                    await asyncio.sleep(delay)
+                    continue
+                if reconnected:
                     raise lost_error(target, exc, during="opening a channel") from exc
                 log.warning("ssh.reconnect", server=target.key, reason=str(exc) or type(exc).__name__)
                 self._discard(target.key, entry)
+                reconnected = True
             except BaseException:
                 entry.release()
                 raise
-        raise AssertionError("unreachable")
 
     async def get(self, target: SSHTarget) -> PooledConnection:
         """The target's live connection, opening (or replacing) it under the per-key lock."""

@@ -66,17 +66,20 @@ def load_private_key(text: str, passphrase: str | None) -> asyncssh.SSHKey:
     """
     try:
         return asyncssh.import_private_key(text.strip() + "\n", passphrase or None)
-    except asyncssh.KeyEncryptionError as exc:
-        if "passphrase" in str(exc).lower():
-            raise ValidationError("The private key could not be decrypted: wrong passphrase") from exc
-        raise ValidationError(f"The private key could not be decrypted: {exc}") from exc
-    except asyncssh.KeyImportError as exc:
-        if "passphrase must be specified" in str(exc).lower():
-            raise ValidationError("The private key is encrypted: give its passphrase") from exc
-        raise ValidationError(
-            "The private key is malformed: paste the whole OpenSSH or PEM private key, "
-            "including its BEGIN and END lines"
-        ) from exc
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        raise ValidationError(_key_problem(str(exc).lower())) from exc
+
+
+def _key_problem(reason: str) -> str:
+    # asyncssh reports these as "Passphrase must be specified ...", "Incorrect passphrase" (OpenSSH
+    # format) and "Unable to decrypt PKCS#1/PKCS#8 private key" (PEM formats).
+    if "passphrase must be specified" in reason:
+        return "The private key is encrypted: give its passphrase"
+    if "incorrect passphrase" in reason or "unable to decrypt" in reason:
+        return "The private key could not be decrypted: wrong passphrase"
+    if "requires bcrypt" in reason:
+        return "The private key is encrypted in OpenSSH format, which needs the 'bcrypt' package installed"
+    return "The private key is malformed: paste the whole OpenSSH or PEM private key, including its BEGIN and END lines"
 
 
 def parse_private_key(text: str, passphrase: str | None = None) -> str:

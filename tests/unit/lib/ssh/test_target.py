@@ -44,9 +44,13 @@ def test_parse_private_key_accepts_an_unencrypted_key_without_passphrase() -> No
     assert parse_private_key(_key_text("ssh-ed25519", None)) == "ssh-ed25519"
 
 
-def test_parse_private_key_reports_a_wrong_passphrase() -> None:
+@pytest.mark.parametrize(
+    ("algorithm", "fmt"),
+    [("ssh-ed25519", "openssh"), ("ecdsa-sha2-nistp256", "pkcs1-pem"), ("ecdsa-sha2-nistp256", "pkcs8-pem")],
+)
+def test_parse_private_key_reports_a_wrong_passphrase(algorithm: str, fmt: str) -> None:
     with pytest.raises(ValidationError, match="wrong passphrase"):
-        parse_private_key(_key_text("ssh-ed25519", "right"), "wrong")
+        parse_private_key(_key_text(algorithm, "right", fmt), "wrong")
 
 
 def test_parse_private_key_reports_a_missing_passphrase() -> None:
