@@ -36,7 +36,7 @@ Category = Literal[
 
 CATEGORIES: Final[tuple[str, ...]] = get_args(Category)
 
-_ALIASES: Final[Mapping[str, str]] = {
+CATEGORY_ALIASES: Final[Mapping[str, str]] = {
     # AI
     "ai": "ai",
     "artificial-intelligence": "ai",
@@ -161,7 +161,7 @@ def normalize_category(name: str | None) -> str:
     """Map one catalog category name (any case) to a Tomo category; unknown or empty -> 'other'."""
     if not name:
         return "other"
-    return _ALIASES.get(_slug(name), "other")
+    return CATEGORY_ALIASES.get(_slug(name), "other")
 
 
 def normalize_categories(names: Iterable[str]) -> list[str]:
