@@ -211,6 +211,55 @@ async def test_server_side_kill_reconnects_on_next_command(pool: SSHPool, testbe
     assert pool.stats()["connects_total"] == 2
 
 
+async def _freeze_server_side(pool: SSHPool, testbed: Testbed, key: str) -> list[int]:
+    """SIGSTOP the sshd processes serving our connection: the link stays up but nothing answers."""
+    conn = pool._connection_for_tests(key)
+    assert conn is not None
+    pids = _sshd_pids_serving(testbed, conn.get_extra_info("sockname")[1])
+    assert pids, "no sshd process found for our connection"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    return pids
+
+
+def _kill_pids(pids: list[int]) -> None:
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+
+async def test_unresponsive_connection_is_replaced_within_connect_timeout(testbed: Testbed) -> None:
+    pool = SSHPool(connect_timeout=1.0, keepalive_interval=60)
+    target = password_target(testbed)
+    try:
+        await pool.run(target, ["true"])
+        frozen = await _freeze_server_side(pool, testbed, "main")
+        started = time.monotonic()
+        try:
+            result = await pool.run(target, ["echo", "fresh"])
+        finally:
+            _kill_pids(frozen)
+        assert result.stdout == "fresh\n" and time.monotonic() - started < 2.5
+        assert pool.stats()["connects_total"] == 2
+    finally:
+        await pool.close_all()
+
+
+async def test_keepalive_closes_a_connection_whose_server_stopped_answering(testbed: Testbed) -> None:
+    pool = SSHPool(keepalive_interval=0.3, keepalive_count_max=1)
+    target = password_target(testbed)
+    try:
+        await pool.run(target, ["true"])
+        frozen = await _freeze_server_side(pool, testbed, "main")
+        try:
+            await asyncio.sleep(1.5)
+            assert pool.stats()["connections"] == 0
+        finally:
+            _kill_pids(frozen)
+        assert (await pool.run(target, ["echo", "ok"])).stdout == "ok\n"
+    finally:
+        await pool.close_all()
+
+
 async def test_command_cut_off_mid_run_is_not_rerun(pool: SSHPool, testbed: Testbed, scratch: str) -> None:
     target = password_target(testbed)
     await pool.makedirs(target, scratch)

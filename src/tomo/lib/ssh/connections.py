@@ -30,7 +30,7 @@ log = structlog.get_logger("tomo.ssh")
 T = TypeVar("T")
 Opener = Callable[[asyncssh.SSHClientConnection], Awaitable[T]]
 
-#: Failures that mean "the connection is gone" when opening a channel.
+#: Failures that mean "the connection is gone" when opening a channel (TimeoutError is an OSError).
 _CHANNEL_ERRORS = (asyncssh.ChannelOpenError, asyncssh.DisconnectError, OSError)
 
 #: Waits before retrying a channel that a live connection refused (seconds); then reconnect once.
@@ -104,7 +104,8 @@ class ConnectionTable:
             entry = await self.get(target)
             await entry.acquire()
             try:
-                return entry, await opener(entry.conn)
+                async with asyncio.timeout(self.connect_timeout):  # a half-dead link must not hang here
+                    return entry, await opener(entry.conn)
             except _CHANNEL_ERRORS as exc:
                 entry.release()
                 if not retryable():
