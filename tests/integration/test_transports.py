@@ -46,8 +46,10 @@ def test_stdio_stdout_carries_only_protocol_messages(tmp_path: Path) -> None:
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_job", "arguments": {"job_id": "x"}}},
-        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "list_jobs", "arguments": {"limit": -5}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+         "params": {"name": "get_job", "arguments": {"job_id": "x"}}},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+         "params": {"name": "list_jobs", "arguments": {"limit": -5}}},
     ]
     proc = subprocess.Popen([TOMO, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=server_env(tmp_path))
@@ -80,7 +82,7 @@ def http_server(tmp_path: Path) -> Iterator[str]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:  # noqa: S310
                 if response.status == 200:
                     break
         except OSError:
@@ -103,13 +105,14 @@ async def test_http_lists_tools_and_answers_health_check(http_server: str) -> No
 
 
 def test_http_healthz_answers_plain_json(http_server: str) -> None:
-    with urllib.request.urlopen(f"{http_server}/healthz", timeout=5) as response:
+    with urllib.request.urlopen(f"{http_server}/healthz", timeout=5) as response:  # noqa: S310
         body = json.loads(response.read())
     assert body["status"] == "ok" and "version" in body
 
 
 def test_http_refuses_non_loopback_bind_without_auth(tmp_path: Path) -> None:
-    proc = subprocess.run([TOMO, "serve", "--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())],
+    argv = [TOMO, "serve", "--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())]  # noqa: S104
+    proc = subprocess.run(argv,
                           capture_output=True, text=True, timeout=30, env=server_env(tmp_path))
     assert proc.returncode == 2
     assert "Refusing to bind 0.0.0.0" in proc.stderr

@@ -233,18 +233,19 @@ class JobService:
     async def wait(self, job_id: str, timeout: float, on_progress: ProgressCallback | None = None) -> Job:
         """Wait until the job finishes or ``timeout`` passes, forwarding progress; returns the job."""
         deadline = time.monotonic() + timeout
-        job = await self.get(job_id)
-        while not job.status.finished and (remaining := deadline - time.monotonic()) > 0:
-            event = self._changed.get(job_id)
+        while True:
+            event = self._changed.get(job_id)  # taken before reading, so no change can slip between
+            job = await self.get(job_id)
+            remaining = deadline - time.monotonic()
+            if job.status.finished or remaining <= 0:
+                return job
+            if on_progress is not None:
+                await on_progress(job.progress, job.message)
             if event is None:
                 await asyncio.sleep(min(remaining, 0.5))
             else:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), remaining)
-            job = await self.get(job_id)
-            if on_progress is not None and not job.status.finished:
-                await on_progress(job.progress, job.message)
-        return job
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a running job; what its runner already did is recorded in the steps."""

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from fastmcp import Client
-
 from tests.toolpkg import ECHO_MODULE, make_tool_package
+
 from tomo.lib.config import TomoConfig
 from tomo.lib.tool_loader import ToolLoadError
 from tomo.main import build_app

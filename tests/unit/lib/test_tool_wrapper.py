@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
-
 from tests.conftest import ToolCaller
 from tests.toolpkg import ECHO_MODULE, make_tool_package
+
 from tomo.lib.config import TomoConfig
 from tomo.main import TomoApp, build_app
 from tomo.models.principal import Principal, Role

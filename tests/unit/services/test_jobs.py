@@ -9,8 +9,8 @@ import textwrap
 from pathlib import Path
 
 from fastmcp import Client
-
 from tests.toolpkg import ECHO_MODULE, make_tool_package
+
 from tomo.lib.config import TomoConfig
 from tomo.main import build_app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import ToolCaller
+
 from tomo.main import TomoApp
 
 

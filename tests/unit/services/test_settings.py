@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.conftest import ToolCaller
+
 from tomo.main import TomoApp
 
 
