@@ -1,0 +1,1 @@
+"""Docker and Docker Compose over SSH: argv builders and JSON output parsers (no I/O here)."""
