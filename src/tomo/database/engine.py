@@ -9,8 +9,8 @@ import). Only when they differ is Alembic imported and run.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,22 +74,16 @@ class Database:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside a transaction that commits on success and rolls back on error."""
-        try:
+        with _translated_errors():
             async with self.engine.begin() as conn:
                 yield conn
-        except sa.exc.SQLAlchemyError as exc:
-            logger.error("database_error", error=type(exc).__name__)
-            raise DatabaseError("The database could not complete the operation; try again.") from exc
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads (autocommit-style; no explicit transaction needed)."""
-        try:
+        with _translated_errors():
             async with self.engine.connect() as conn:
                 yield conn
-        except sa.exc.SQLAlchemyError as exc:
-            logger.error("database_error", error=type(exc).__name__)
-            raise DatabaseError("The database could not complete the operation; try again.") from exc
 
     async def current_revisions(self) -> set[str]:
         """Revisions recorded in ``alembic_version`` (empty for a fresh database)."""
@@ -121,6 +115,16 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Translate SQLAlchemy failures into the domain's DatabaseError, once, here."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        logger.error("database_error", error=type(exc).__name__)
+        raise DatabaseError("The database could not complete the operation; try again.") from exc
 
 
 def _upgrade_to_heads(sync_connection: sa.Connection) -> None:
