@@ -16,22 +16,28 @@ from fastmcp import FastMCP
 
 from tomo import __version__
 from tomo.database.engine import Database
+from tomo.database.repositories.auth import LockoutRepository, SessionRepository, TokenRepository, UserRepository
 from tomo.database.repositories.jobs import JobRepository
 from tomo.database.repositories.logs import LogRepository
 from tomo.database.repositories.settings import SettingsRepository
 from tomo.lib.config import TomoConfig
 from tomo.lib.encryption import Encryptor
 from tomo.lib.middleware import TomoMiddleware
+from tomo.lib.security import PasswordHasher
 from tomo.lib.tool_loader import DEFAULT_PACKAGES, load_tools, register_all_tools
 from tomo.lib.tool_wrapper import ToolRuntime
 from tomo.lib.tooling import ToolPolicy
 from tomo.models.principal import Transport
 from tomo.services.audit_service import AuditService
+from tomo.services.auth_service import AuthService
 from tomo.services.health_service import HealthService
 from tomo.services.identity_service import IdentityService
 from tomo.services.job_service import JobService
+from tomo.services.lockout_service import LockoutService
 from tomo.services.log_service import LogService
 from tomo.services.settings_service import SettingsService
+from tomo.services.token_service import TokenService
+from tomo.services.user_service import UserService
 
 logger = structlog.get_logger("tomo")
 
@@ -85,9 +91,30 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
         "settings_service": settings_service,
         "job_service": JobService(JobRepository(database), settings_service),
         "health_service": HealthService(database, config.data_dir),
-        "identity_service": IdentityService(transport),
+        **build_auth_services(config, database, settings_service, audit_service, transport),
     }
     return database, services
+
+
+def build_auth_services(
+    config: TomoConfig, database: Database, settings: SettingsService, audit: AuditService, transport: Transport
+) -> dict[str, Any]:
+    """Users, sessions, API tokens, lockouts and the identity of each call."""
+    users, sessions = UserRepository(database), SessionRepository(database)
+    hasher = PasswordHasher()
+    lockout_service = LockoutService(LockoutRepository(database), settings, audit)
+    token_service = TokenService(TokenRepository(database), audit)
+    user_service = UserService(users, sessions, hasher, lockout_service, settings, audit)
+    jwt_secret = config.jwt_secret.get_secret_value() if config.jwt_secret else None
+    auth_service = AuthService(user_service, users, sessions, token_service, lockout_service, hasher, settings,
+                               audit, jwt_secret, config.data_dir)
+    return {
+        "lockout_service": lockout_service,
+        "token_service": token_service,
+        "user_service": user_service,
+        "auth_service": auth_service,
+        "identity_service": IdentityService(transport, auth_service, users, settings, config.user),
+    }
 
 
 def build_app(

@@ -18,7 +18,8 @@ from tomo.lib.redaction import redact
 
 _NOISY = {"asyncssh": logging.WARNING, "aiosqlite": logging.WARNING, "sqlalchemy": logging.WARNING,
           "httpx": logging.WARNING, "httpcore": logging.WARNING, "mcp": logging.WARNING,
-          "uvicorn.access": logging.WARNING, "docket": logging.WARNING, "alembic": logging.WARNING}
+          "uvicorn.access": logging.WARNING, "docket": logging.WARNING, "alembic": logging.WARNING,
+          "sse_starlette": logging.INFO}  # sse_starlette logs every response body at DEBUG
 
 
 def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -1,4 +1,4 @@
-"""Protocol-level guards: argument validation errors as envelopes, tool lists filtered by role."""
+"""Protocol-level guards: roles checked before validation, validation errors as envelopes, filtered tool lists."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import Tool, ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
+from tomo.errors import PermissionDenied
 from tomo.lib import envelope
-from tomo.lib.tool_wrapper import AuditSink
+from tomo.lib.tool_wrapper import AuditSink, authorize
 from tomo.lib.tooling import ToolPolicy
 from tomo.models.log import AuditOutcome
 from tomo.models.principal import Principal
@@ -50,6 +51,9 @@ class TomoMiddleware(Middleware):
         context: MiddlewareContext[mt.CallToolRequestParams],
         call_next: CallNext[mt.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
+        denied = await self._deny(context.message)
+        if denied is not None:
+            return denied
         try:
             return await call_next(context)
         except (FastMCPValidationError, PydanticValidationError) as exc:
@@ -61,6 +65,21 @@ class TomoMiddleware(Middleware):
                 arguments: dict[str, Any] = dict(context.message.arguments or {})
                 await self.audit.record_call(principal, name, arguments, AuditOutcome.ERROR, "VALIDATION_ERROR", 0.0)
             return ToolResult(structured_content=result, is_error=True)
+
+    async def _deny(self, message: mt.CallToolRequestParams) -> ToolResult | None:
+        """Refuse a forbidden call before its arguments are validated (the wrapper checks again)."""
+        policy = self.policies.get(message.name)
+        if policy is None or policy.public:
+            return None
+        principal = await self.resolve_principal()
+        try:
+            authorize(principal, policy, message.name)
+        except PermissionDenied as exc:
+            if policy.audited:
+                arguments: dict[str, Any] = dict(message.arguments or {})
+                await self.audit.record_call(principal, message.name, arguments, AuditOutcome.DENIED, exc.code, 0.0)
+            return ToolResult(structured_content=envelope.from_error(exc), is_error=True)
+        return None
 
     async def on_list_tools(
         self, context: MiddlewareContext[mt.ListToolsRequest], call_next: CallNext[mt.ListToolsRequest, Sequence[Tool]]

@@ -26,14 +26,23 @@ _SECRET_VALUE = re.compile(
 )
 
 
+_SECRET_PAIR = re.compile(
+    r"""(?P<key>['"]?[\w-]*""" + _SECRET_KEY.pattern + r"""[\w-]*['"]?\s*[:=]\s*)"""
+    r"""(?P<quote>['"])(?:\\.|(?!(?P=quote)).)*(?P=quote)""",
+    re.IGNORECASE,
+)
+
+
 def is_secret_key(key: str) -> bool:
     """Whether a field name denotes a secret (password, token, private_key, ...)."""
     return bool(_SECRET_KEY.search(key))
 
 
 def redact_text(text: str) -> str:
-    """Mask secret-looking substrings (key blocks, bearer tokens, JWTs, Tomo API tokens)."""
-    return _SECRET_VALUE.sub(MASK, text)
+    """Mask secret-looking substrings (key blocks, bearer tokens, JWTs, Tomo API tokens) and the quoted
+    values of secret-named keys in printed mappings (``'password': '...'``, as libraries log arguments)."""
+    masked = _SECRET_PAIR.sub(lambda m: f"{m['key']}{m['quote']}{MASK}{m['quote']}", text)
+    return _SECRET_VALUE.sub(MASK, masked)
 
 
 def redact(value: Any, *, extra_keys: frozenset[str] = frozenset()) -> Any:

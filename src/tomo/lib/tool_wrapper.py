@@ -75,6 +75,8 @@ def authorize(principal: Principal, policy: ToolPolicy, tool: str) -> None:
     if policy.public or principal.has_role(policy.role):
         return
     if not principal.authenticated:
+        if principal.detail:
+            raise PermissionDenied(f"{tool} was refused: {principal.detail}")
         raise PermissionDenied(f"{tool} needs a signed-in caller: send 'Authorization: Bearer <token>' (see login).")
     raise PermissionDenied(
         f"{tool} needs the {policy.role.value} role; you are signed in as "

@@ -38,6 +38,8 @@ class Principal(BaseModel):
     session_id: str | None = None
     token_id: str | None = None
     bootstrap: bool = False
+    detail: str | None = None
+    """Why an anonymous principal has no role; shown to the caller when a call is refused."""
 
     @property
     def authenticated(self) -> bool:

@@ -39,9 +39,15 @@ SETTINGS: tuple[SettingDefinition, ...] = (
     SettingDefinition(key="password_min_length", category="security", type=_I, default=12, minimum=8, maximum=128,
                       description="Minimum length of Tomo user passwords."),
     SettingDefinition(key="lockout_threshold", category="security", type=_I, default=10, minimum=1, maximum=100,
-                      description="Failed logins (per user or per client address) before a lockout."),
+                      description="Failed logins for one username (within lockout_minutes) before it is locked."),
+    SettingDefinition(key="lockout_ip_threshold", category="security", type=_I, default=50, minimum=1,
+                      maximum=10000,
+                      description="Failed logins from one client address, any usernames (within lockout_minutes), "
+                                  "before that address is locked."),
     SettingDefinition(key="lockout_minutes", category="security", type=_I, default=15, minimum=1, maximum=1440,
                       description="How long a lockout lasts."),
+    SettingDefinition(key="session_hours", category="security", type=_I, default=24, minimum=1, maximum=720,
+                      description="How long a login token (and its session) stays valid."),
     SettingDefinition(key="trusted_proxies", category="security", type=_L, default=[],
                       description="Proxy addresses whose X-Forwarded-For header is believed for the client IP."),
 )

@@ -19,3 +19,9 @@ def test_secret_shapes_are_masked_in_text() -> None:
     assert "abc.def.ghi" not in masked
     assert "eyJzdWIiOiIxMjM0NTY3ODkwIn0" not in masked
     assert masked.startswith("key ***")
+
+
+def test_quoted_values_of_secret_keys_are_masked_in_text() -> None:
+    logged = "call_tool login with {'username': 'alice', 'password': 'it\\'s a secret'} and new_password=\"x y\""
+    masked = redact_text(logged)
+    assert masked == "call_tool login with {'username': 'alice', 'password': '***'} and new_password=\"***\""
