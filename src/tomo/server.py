@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import ipaddress
+
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from tomo.lib.config import TomoConfig
+from tomo.lib.http_auth import BearerAuthMiddleware
 from tomo.main import TomoApp, build_app
 
 
@@ -24,15 +29,43 @@ def add_healthz(tomo_app: TomoApp) -> None:
 
 
 async def serve_http(config: TomoConfig) -> None:
-    """Serve MCP at ``/mcp`` (streamable HTTP, stateless) plus ``GET /healthz``."""
+    """Serve MCP at ``/mcp`` (streamable HTTP, stateless, bearer tokens required) plus ``GET /healthz``."""
     tomo_app = build_app(config, transport="http")
     add_healthz(tomo_app)
+    identity = tomo_app.services["identity_service"]
+    freeze_startup_objects()
+    auth = Middleware(BearerAuthMiddleware, authenticate=identity.authenticate, client_ip=identity.client_ip)
     await tomo_app.mcp.run_http_async(
         show_banner=False,
         host=config.host,
         port=config.port,
         path="/mcp",
         stateless_http=True,
-        host_origin_protection=True,
-        uvicorn_config={"log_config": None},
+        middleware=[auth],
+        # Loopback binds check Host/Origin strictly (DNS rebinding); on a network address the
+        # Host header is whatever name clients use, and bearer tokens guard the endpoint.
+        host_origin_protection=True if _is_loopback_address(config.host) else "auto",
+        # The client address comes from the TCP peer; X-Forwarded-For is weighed against the
+        # trusted_proxies setting by Tomo itself, never by uvicorn.
+        uvicorn_config={"log_config": None, "proxy_headers": False},
     )
+
+
+def freeze_startup_objects() -> None:
+    """Move everything built so far out of the garbage collector's reach.
+
+    The imported modules and the built app are hundreds of thousands of long-lived objects;
+    without this, every full collection walks them all and stalls the event loop for ~100 ms
+    in the middle of a burst of requests (measured with 20 concurrent logins).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _is_loopback_address(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
-
-TOMO = shutil.which("tomo", path=str(Path(sys.executable).parent)) or "tomo"
-
-
-def server_env(data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "TOMO_DATA_DIR": str(data_dir), "TOMO_LOG_LEVEL": "DEBUG"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.httpkit import TOMO, create_admin, create_token, free_port, mcp_client, server_env, start_http, stop
 
 
 async def test_stdio_lists_tools_and_answers_health_check(tmp_path: Path) -> None:
@@ -73,39 +59,42 @@ def test_stdio_stdout_carries_only_protocol_messages(tmp_path: Path) -> None:
         json.loads(line)
 
 
+@dataclass(frozen=True)
+class HttpServer:
+    base: str
+    token: str
+
+
 @pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([TOMO, "serve", "--transport", "http", "--port", str(port)],
-                            env=server_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(f"tomo serve --transport http did not start: {proc.stderr.read().decode()[-2000:]}")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+def http_server(tmp_path: Path) -> Iterator[HttpServer]:
+    env = server_env(tmp_path)
+    create_admin(env, "root", "harbour lights at midnight")
+    token = create_token(env, "root", "transport-tests")
+    proc, base = start_http(env, subprocess.PIPE)
+    yield HttpServer(base, token)
+    stop(proc)
 
 
-async def test_http_lists_tools_and_answers_health_check(http_server: str) -> None:
-    async with Client(f"{http_server}/mcp") as client:
+async def test_http_lists_tools_and_answers_health_check(http_server: HttpServer) -> None:
+    async with mcp_client(f"{http_server.base}/mcp", http_server.token) as client:
+        tools = await client.list_tools()
+        result = await client.call_tool("health_check", {"detailed": True})
+    assert {"health_check", "get_job", "update_settings"} <= {t.name for t in tools.tools}
+    assert result.structured_content["success"] is True
+    assert result.structured_content["data"]["status"] == "ok"
+    assert result.structured_content["data"]["principal"]["username"] == "root"
+
+
+async def test_http_without_a_token_reaches_only_the_public_tools(http_server: HttpServer) -> None:
+    async with Client(f"{http_server.base}/mcp") as client:
         tools = await client.list_tools()
         result = await client.call_tool("health_check", {})
-    assert "health_check" in {t.name for t in tools.tools}
-    assert result.structured_content["success"] is True
+    assert {t.name for t in tools.tools} == {"login", "health_check"}
     assert result.structured_content["data"]["status"] == "ok"
 
 
-def test_http_healthz_answers_plain_json(http_server: str) -> None:
-    with urllib.request.urlopen(f"{http_server}/healthz", timeout=5) as response:  # noqa: S310
+def test_http_healthz_answers_plain_json(http_server: HttpServer) -> None:
+    with urllib.request.urlopen(f"{http_server.base}/healthz", timeout=5) as response:  # noqa: S310
         body = json.loads(response.read())
     assert body["status"] == "ok" and "version" in body
 
@@ -116,6 +105,18 @@ def test_http_refuses_non_loopback_bind_without_auth(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=30, env=server_env(tmp_path))
     assert proc.returncode == 2
     assert "Refusing to bind 0.0.0.0" in proc.stderr
+    assert "tomo admin create" in proc.stderr
+
+
+def test_http_binds_non_loopback_once_an_admin_exists(tmp_path: Path) -> None:
+    env = server_env(tmp_path)
+    create_admin(env, "root", "harbour lights at midnight")
+    proc, base = start_http(env, subprocess.DEVNULL, "--host", "0.0.0.0")  # noqa: S104
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:  # noqa: S310
+            assert response.status == 200
+    finally:
+        stop(proc)
 
 
 def test_cli_version_and_tools(tmp_path: Path) -> None:
