@@ -161,14 +161,18 @@ class ConnectionTable:
         return PooledConnection(conn, fingerprint, target.digest(), asyncio.Semaphore(self.max_channels))
 
     async def _client_key(self, target: SSHTarget) -> asyncssh.SSHKey | None:
-        """The parsed private key, parsed in a thread (bcrypt KDF) once per key text and passphrase."""
+        """The parsed private key, parsed in a thread (bcrypt KDF) once per key text and passphrase.
+
+        The RSA consistency check is skipped: it holds the GIL for ~200 ms, and keys are validated
+        when they are stored (add_server / update_server).
+        """
         if target.private_key is None:
             return None
         digest = target.key_digest()
         cached = self._client_keys.get(target.key)
         if cached is not None and cached[0] == digest:
             return cached[1]
-        key = await asyncio.to_thread(load_private_key, target.private_key, target.passphrase)
+        key = await asyncio.to_thread(load_private_key, target.private_key, target.passphrase, validate=False)
         self._client_keys[target.key] = (digest, key)
         return key
 

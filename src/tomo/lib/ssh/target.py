@@ -58,15 +58,21 @@ def _digest(*parts: str | None) -> str:
     return hasher.hexdigest()
 
 
-def load_private_key(text: str, passphrase: str | None) -> asyncssh.SSHKey:
+def load_private_key(text: str, passphrase: str | None, *, validate: bool = True) -> asyncssh.SSHKey:
     """Parse a PEM/OpenSSH private key; CPU heavy (bcrypt KDF), so call it in a thread.
+
+    ``validate=False`` skips cryptography's consistency check of RSA keys, which costs about
+    200 ms per 3072-bit key *while holding the GIL* (a worker thread does not keep the event loop
+    free during it). Use it only for keys already validated when they were stored.
 
     Raises ValidationError saying whether the key is malformed, needs a passphrase or the
     passphrase is wrong. Messages never include the key or the passphrase.
     """
     try:
-        return asyncssh.import_private_key(text.strip() + "\n", passphrase or None)
-    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        return asyncssh.import_private_key(
+            text.strip() + "\n", passphrase or None, unsafe_skip_rsa_key_validation=not validate
+        )
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError, ValueError) as exc:  # ValueError: bad RSA numbers
         raise ValidationError(_key_problem(str(exc).lower())) from exc
 
 
@@ -82,9 +88,10 @@ def _key_problem(reason: str) -> str:
     return "The private key is malformed: paste the whole OpenSSH or PEM private key, including its BEGIN and END lines"
 
 
-def parse_private_key(text: str, passphrase: str | None = None) -> str:
+def parse_private_key(text: str, passphrase: str | None = None, *, validate: bool = True) -> str:
     """Check a private key at add time and return its type (e.g. "ssh-ed25519").
 
-    Synchronous and CPU heavy: callers run it with ``asyncio.to_thread``.
+    Synchronous and CPU heavy: callers run it with ``asyncio.to_thread`` (see ``load_private_key``
+    about ``validate``).
     """
-    return load_private_key(text, passphrase).get_algorithm()
+    return load_private_key(text, passphrase, validate=validate).get_algorithm()
