@@ -19,6 +19,7 @@ from tomo.database.engine import Database
 from tomo.database.repositories.auth import LockoutRepository, SessionRepository, TokenRepository, UserRepository
 from tomo.database.repositories.jobs import JobRepository
 from tomo.database.repositories.logs import LogRepository
+from tomo.database.repositories.marketplace import MarketplaceRepository
 from tomo.database.repositories.settings import SettingsRepository
 from tomo.lib.config import TomoConfig
 from tomo.lib.encryption import Encryptor
@@ -35,7 +36,9 @@ from tomo.services.identity_service import IdentityService
 from tomo.services.job_service import JobService
 from tomo.services.lockout_service import LockoutService
 from tomo.services.log_service import LogService
+from tomo.services.marketplace_service import MarketplaceService
 from tomo.services.settings_service import SettingsService
+from tomo.services.sync_service import SyncService
 from tomo.services.token_service import TokenService
 from tomo.services.user_service import UserService
 
@@ -93,6 +96,7 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
         "health_service": HealthService(database, config.data_dir),
         **build_auth_services(config, database, settings_service, audit_service, transport),
     }
+    services.update(build_marketplace_services(database, services))
     return database, services
 
 
@@ -115,6 +119,13 @@ def build_auth_services(
         "auth_service": auth_service,
         "identity_service": IdentityService(transport, auth_service, users, settings, config.user),
     }
+
+
+def build_marketplace_services(database: Database, services: dict[str, Any]) -> dict[str, Any]:
+    """Catalog repositories, sync and search (the built-in catalog is imported on first use)."""
+    repository = MarketplaceRepository(database)
+    sync_service = SyncService(repository, services["job_service"], services["settings_service"], services["config"])
+    return {"sync_service": sync_service, "marketplace_service": MarketplaceService(repository, sync_service)}
 
 
 def build_app(
