@@ -31,7 +31,7 @@ from tomo.database.tables_marketplace import marketplace_repos as repos
 FTS_TABLE: Final = "marketplace_apps_fts"
 TEXT_COLUMNS: Final = ("name", "title", "tagline", "description", "tags", "category")
 FTS_WEIGHTS: Final = "10.0, 10.0, 4.0, 1.0, 3.0, 2.0, 0.0"  # the text columns, then facets (no weight)
-RERANK_WINDOW: Final = 100
+RERANK_WINDOW: Final = 50
 MAX_TERMS: Final = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
 
