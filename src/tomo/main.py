@@ -20,6 +20,7 @@ from tomo.database.repositories.auth import LockoutRepository, SessionRepository
 from tomo.database.repositories.jobs import JobRepository
 from tomo.database.repositories.logs import LogRepository
 from tomo.database.repositories.marketplace import MarketplaceRepository
+from tomo.database.repositories.servers import ServerRepository
 from tomo.database.repositories.settings import SettingsRepository
 from tomo.lib.config import TomoConfig
 from tomo.lib.encryption import Encryptor
@@ -37,7 +38,10 @@ from tomo.services.job_service import JobService
 from tomo.services.lockout_service import LockoutService
 from tomo.services.log_service import LogService
 from tomo.services.marketplace_service import MarketplaceService
+from tomo.services.preparation_service import PreparationService
+from tomo.services.server_service import ServerService
 from tomo.services.settings_service import SettingsService
+from tomo.services.ssh_service import LazySSHPool, SSHService
 from tomo.services.sync_service import SyncService
 from tomo.services.token_service import TokenService
 from tomo.services.user_service import UserService
@@ -96,8 +100,25 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
         "health_service": HealthService(database, config.data_dir),
         **build_auth_services(config, database, settings_service, audit_service, transport),
     }
+    services.update(build_server_services(database, services))
     services.update(build_marketplace_services(database, services))
     return database, services
+
+
+def build_server_services(database: Database, services: dict[str, Any]) -> dict[str, Any]:
+    """Servers and SSH: the pool is created on first use (asyncssh is not imported at start-up)."""
+    settings: SettingsService = services["settings_service"]
+    ssh_pool = LazySSHPool(settings)
+    services["health_service"].probes["ssh_pool"] = ssh_pool.stats
+    repository = ServerRepository(database)
+    ssh_service = SSHService(repository, services["encryptor"], settings, ssh_pool)
+    server_service = ServerService(repository, services["encryptor"], settings, ssh_service)
+    return {
+        "ssh_pool": ssh_pool,
+        "ssh_service": ssh_service,
+        "server_service": server_service,
+        "preparation_service": PreparationService(server_service, ssh_service, services["job_service"], settings),
+    }
 
 
 def build_auth_services(

@@ -1,0 +1,97 @@
+"""Server records. The encrypted credentials column only leaves through :meth:`find_with_credentials`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tomo.database.engine import Database
+from tomo.database.tables_servers import servers
+from tomo.errors import AlreadyExists
+from tomo.models.server import Server, SystemInfo
+
+_PUBLIC = [column for column in servers.c if column.name != "credentials"]
+
+
+def _to_server(row: sa.Row[Any]) -> Server:
+    values = dict(row._mapping)
+    values.pop("credentials", None)
+    values.pop("created_by", None)
+    info = values.pop("system_info")
+    return Server(**values, system_info=SystemInfo.model_validate(info) if info else None)
+
+
+def _by_ref(ref: str) -> sa.ColumnElement[bool]:
+    """Match a server by id, or by name regardless of case."""
+    return sa.or_(servers.c.id == ref, sa.func.lower(servers.c.name) == ref.lower())
+
+
+@contextmanager
+def _unique_name(name: str | None) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise AlreadyExists(
+            f"A server named '{name}' already exists; pick another name, or change that server with update_server."
+        ) from exc
+
+
+class ServerRepository:
+    """Reads and writes the ``servers`` table."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def insert(self, values: dict[str, Any]) -> None:
+        async with self.database.begin() as conn:
+            with _unique_name(values.get("name")):
+                await conn.execute(servers.insert().values(**values))
+
+    async def find(self, ref: str) -> Server | None:
+        """The server with this id, else the one with this name (case-insensitive)."""
+        query = sa.select(*_PUBLIC).where(_by_ref(ref)).order_by((servers.c.id == ref).desc()).limit(1)
+        async with self.database.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _to_server(row) if row else None
+
+    async def find_with_credentials(self, ref: str) -> tuple[Server, str] | None:
+        """Like :meth:`find`, plus the encrypted credentials token."""
+        query = sa.select(servers).where(_by_ref(ref)).order_by((servers.c.id == ref).desc()).limit(1)
+        async with self.database.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (_to_server(row), row.credentials) if row else None
+
+    async def name_owner(self, name: str) -> str | None:
+        """The id of the server called ``name`` (case-insensitive), if any."""
+        query = sa.select(servers.c.id).where(sa.func.lower(servers.c.name) == name.lower())
+        async with self.database.connect() as conn:
+            return (await conn.execute(query)).scalar()
+
+    async def list_all(self) -> list[Server]:
+        async with self.database.connect() as conn:
+            rows = (await conn.execute(sa.select(*_PUBLIC).order_by(sa.func.lower(servers.c.name)))).all()
+        return [_to_server(row) for row in rows]
+
+    async def update(self, server_id: str, values: dict[str, Any]) -> bool:
+        async with self.database.begin() as conn:
+            with _unique_name(values.get("name")):
+                result = await conn.execute(servers.update().where(servers.c.id == server_id).values(**values))
+        return bool(result.rowcount)
+
+    async def pin_host_key(self, server_id: str, fingerprint: str, now: datetime, *, replace: bool) -> bool:
+        """Store the host key; without ``replace`` only when none is pinned yet. Returns whether it was stored."""
+        query = servers.update().where(servers.c.id == server_id)
+        if not replace:
+            query = query.where(servers.c.host_key_fingerprint.is_(None))
+        async with self.database.begin() as conn:
+            result = await conn.execute(query.values(host_key_fingerprint=fingerprint, host_key_pinned_at=now))
+        return bool(result.rowcount)
+
+    async def delete(self, server_id: str) -> bool:
+        async with self.database.begin() as conn:
+            result = await conn.execute(servers.delete().where(servers.c.id == server_id))
+        return bool(result.rowcount)
