@@ -32,6 +32,7 @@ from tomo.lib.tooling import ToolPolicy
 from tomo.models.principal import Transport
 from tomo.services.audit_service import AuditService
 from tomo.services.auth_service import AuthService
+from tomo.services.docker_service import DockerService
 from tomo.services.health_service import HealthService
 from tomo.services.identity_service import IdentityService
 from tomo.services.job_service import JobService
@@ -118,6 +119,7 @@ def build_server_services(database: Database, services: dict[str, Any]) -> dict[
         "ssh_service": ssh_service,
         "server_service": server_service,
         "preparation_service": PreparationService(server_service, ssh_service, services["job_service"], settings),
+        "docker_service": DockerService(ssh_service),
     }
 
 
