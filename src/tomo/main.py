@@ -17,6 +17,7 @@ from fastmcp import FastMCP
 from tomo import __version__
 from tomo.database.engine import Database
 from tomo.database.repositories.auth import LockoutRepository, SessionRepository, TokenRepository, UserRepository
+from tomo.database.repositories.installations import InstallationRepository
 from tomo.database.repositories.jobs import JobRepository
 from tomo.database.repositories.logs import LogRepository
 from tomo.database.repositories.marketplace import MarketplaceRepository
@@ -30,6 +31,8 @@ from tomo.lib.tool_loader import DEFAULT_PACKAGES, load_tools, register_all_tool
 from tomo.lib.tool_wrapper import ToolRuntime
 from tomo.lib.tooling import ToolPolicy
 from tomo.models.principal import Transport
+from tomo.services.app_remote import AppRemote
+from tomo.services.app_service import AppService
 from tomo.services.audit_service import AuditService
 from tomo.services.auth_service import AuthService
 from tomo.services.docker_service import DockerService
@@ -103,6 +106,7 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
     }
     services.update(build_server_services(database, services))
     services.update(build_marketplace_services(database, services))
+    services.update(build_app_services(database, services))
     return database, services
 
 
@@ -149,6 +153,18 @@ def build_marketplace_services(database: Database, services: dict[str, Any]) -> 
     repository = MarketplaceRepository(database)
     sync_service = SyncService(repository, services["job_service"], services["settings_service"], services["config"])
     return {"sync_service": sync_service, "marketplace_service": MarketplaceService(repository, sync_service)}
+
+
+def build_app_services(database: Database, services: dict[str, Any]) -> dict[str, Any]:
+    """Installed apps; delete_server and marketplace syncs learn which servers and apps they use."""
+    app_service = AppService(
+        InstallationRepository(database), services["server_service"], services["marketplace_service"],
+        services["job_service"], services["encryptor"], services["settings_service"],
+        AppRemote(services["ssh_service"]),
+    )
+    services["server_service"].register_dependents_check(app_service.count_on_server, label="installed app(s)")
+    services["marketplace_service"].register_in_use_check(app_service.apps_in_use)
+    return {"app_service": app_service}
 
 
 def build_app(

@@ -28,6 +28,12 @@ SETTINGS: tuple[SettingDefinition, ...] = (
                       description="Bytes of stdout/stderr execute_command keeps (the tail)."),
     SettingDefinition(key="apps_root", category="servers", type=_S, default="/opt/tomo/apps",
                       description="Folder on each server where app projects live (absolute path)."),
+    SettingDefinition(key="app_wait_timeout", category="apps", type=_I, default=300, minimum=10, maximum=3600,
+                      description="Seconds an install or update waits for the app's services to run (healthy where "
+                                  "checked) and for its web UI to answer."),
+    SettingDefinition(key="app_job_timeout", category="apps", type=_I, default=1800, minimum=60, maximum=7200,
+                      description="The longest an install or update may run, image pulls included; then it is "
+                                  "rolled back."),
     SettingDefinition(key="marketplace_sync_timeout", category="marketplace", type=_I, default=300, minimum=10,
                       maximum=3600, description="Seconds each git command of a repository sync may run."),
     SettingDefinition(key="marketplace_max_manifest_kb", category="marketplace", type=_I, default=1024,

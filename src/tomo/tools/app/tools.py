@@ -1,0 +1,226 @@
+"""App tools: deploy marketplace apps to servers as Compose projects and manage them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from tomo.lib.tooling import tomo_tool
+from tomo.models.common import JobStarted, Reply
+from tomo.models.docker import ServiceName
+from tomo.models.installation import AppVersion, InstallConfig
+from tomo.models.principal import Role
+from tomo.services.app_service import AppService
+
+ServerRef = Annotated[
+    str, Field(min_length=1, max_length=64, description="Server id from list_servers, or the server's unique name.")
+]
+AppRef = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="App id from search_marketplace, e.g. 'builtin/jellyfin'."),
+]
+InstallationId = Annotated[
+    str, Field(min_length=1, max_length=64, description="Installation id from install_app or list_installed_apps.")
+]
+Since = Annotated[
+    str | None,
+    Field(
+        max_length=40,
+        pattern=r"^([0-9]+(\.[0-9]+)?[smh])+$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?)?$|^[0-9]{9,10}$",
+        description="Only lines newer than this: a duration ('15m', '2h') or a time ('2026-11-25T10:00:00Z').",
+    ),
+]
+
+
+class AppTools:
+    """Install, run, update and remove apps on registered servers."""
+
+    def __init__(self, app_service: AppService) -> None:
+        self.apps = app_service
+
+    @tomo_tool(role=Role.OPERATOR, read_only=True, open_world=True, title="Validate app configuration")
+    async def validate_app_config(
+        self, server_id: ServerRef, app_id: AppRef, config: InstallConfig | None = None
+    ) -> Reply:
+        """Check an app configuration against a server without changing anything (a dry run of install_app).
+
+        Use it before install_app to catch problems early: required, typed and ranged inputs, host ports
+        already in use on the server (or by another installation), the server's CPU architecture, free
+        disk space, and whether the name is free. The server must be registered and prepared
+        (prepare_server); the app id comes from search_marketplace. Takes one SSH round trip (about a
+        second). Returns valid, errors, warnings, the ports and URL the app would get, the .env variables
+        and compose.yaml as Compose would read them; secret values (yours and generated ones) show as '***'.
+
+        Args:
+            server_id: the target server, e.g. "nas".
+            app_id: the app, e.g. "builtin/uptime-kuma".
+            config: {inputs: {KEY: value}, secrets: {KEY: value}, ports: {'main': 8080}, name: 'kuma'}; all optional.
+        """
+        report = await self.apps.validate_app_config(server_id, app_id, config)
+        verdict = "valid" if report.valid else f"not valid: {'; '.join(report.errors)}"
+        return Reply(f"The configuration of '{report.name}' is {verdict}.", report)
+
+    @tomo_tool(role=Role.OPERATOR, open_world=True, job=True, title="Install app")
+    async def install_app(
+        self, server_id: ServerRef, app_id: AppRef, config: InstallConfig | None = None
+    ) -> JobStarted:
+        """Deploy a marketplace app to a registered server as a Docker Compose project.
+
+        The server must be registered and prepared (prepare_server); find the app id with
+        search_marketplace and its inputs with get_marketplace_app (validate_app_config checks a
+        configuration first). Runs as a job: validate, render compose.yaml and .env (secret inputs
+        generated when not given, stored encrypted, never shown), upload to <apps_root>/<name>/,
+        `docker compose up --wait` (image pulls included: seconds to minutes), check every service and
+        that the web UI answers, then record the installation. Any failure rolls everything back and the
+        job keeps the reason and the failing containers' log tail. Returns the installation (id, status,
+        URL) when done, else the job id to follow with get_job.
+
+        Args:
+            server_id: the target server, e.g. "nas".
+            app_id: the app, e.g. "builtin/jellyfin".
+            config: {inputs: {KEY: value}, secrets: {KEY: password}, ports: {'main': 8096}, name: 'jellyfin'};
+                put passwords in secrets, not inputs; omitted values take the app's defaults.
+        """
+        job_id, installation_id = await self.apps.install_app(server_id, app_id, config)
+        return JobStarted(job_id, f"Installing {app_id} as installation {installation_id} (job {job_id}).")
+
+    @tomo_tool(read_only=True, idempotent=True, open_world=True, title="List installed apps")
+    async def list_installed_apps(
+        self, server_id: Annotated[str | None, Field(max_length=64, description="Only this server.")] = None
+    ) -> Reply:
+        """List installed apps with their status as Docker reports it now, and their URLs.
+
+        Asks each server once (about a second); a server that does not answer shows its apps'
+        last known status with reachable=false. Use get_installation for one app's details.
+
+        Args:
+            server_id: only apps on this server (id or name), e.g. "nas"; default: all servers.
+        """
+        installations = await self.apps.list_installed_apps(server_id)
+        return Reply(f"{len(installations)} installed app(s).", {"installations": installations})
+
+    @tomo_tool(read_only=True, idempotent=True, open_world=True, title="Get installation")
+    async def get_installation(self, installation_id: InstallationId) -> Reply:
+        """Show one installed app: status reconciled with Docker, services, URLs, configuration and last job.
+
+        Secrets in the configuration show as '***'. A last job that was interrupted by a Tomo restart
+        is reported, and the status is then taken from the server. Use list_installed_apps to find ids.
+
+        Args:
+            installation_id: e.g. "5c1f...".
+        """
+        installation = await self.apps.get_installation(installation_id)
+        note = f" ({installation.status_note})" if installation.status_note else ""
+        return Reply(f"'{installation.name}' ({installation.app_title}) is {installation.status.value}{note}.",
+                     installation)
+
+    @tomo_tool(role=Role.OPERATOR, idempotent=True, open_world=True, title="Start app")
+    async def start_app(self, installation_id: InstallationId) -> Reply:
+        """Start a stopped app's containers (`docker compose start`); returns the installation.
+
+        Takes a few seconds. Fails with CONFLICT while a job (install, update, uninstall) works on it.
+
+        Args:
+            installation_id: e.g. "5c1f...".
+        """
+        installation = await self.apps.control(installation_id, "start")
+        return Reply(f"'{installation.name}' is {installation.status.value}.", installation)
+
+    @tomo_tool(role=Role.OPERATOR, idempotent=True, open_world=True, title="Stop app")
+    async def stop_app(self, installation_id: InstallationId) -> Reply:
+        """Stop an app's containers (`docker compose stop`), keeping them and their data; returns the installation.
+
+        Takes up to the containers' stop grace period (usually 10 s). start_app starts it again.
+
+        Args:
+            installation_id: e.g. "5c1f...".
+        """
+        installation = await self.apps.control(installation_id, "stop")
+        return Reply(f"'{installation.name}' is {installation.status.value}.", installation)
+
+    @tomo_tool(role=Role.OPERATOR, open_world=True, title="Restart app")
+    async def restart_app(self, installation_id: InstallationId) -> Reply:
+        """Restart an app's containers (`docker compose restart`); returns the installation.
+
+        Use it after a configuration change inside the app or when it misbehaves; takes seconds.
+
+        Args:
+            installation_id: e.g. "5c1f...".
+        """
+        installation = await self.apps.control(installation_id, "restart")
+        return Reply(f"'{installation.name}' is {installation.status.value}.", installation)
+
+    @tomo_tool(role=Role.OPERATOR, open_world=True, job=True, title="Update app")
+    async def update_app(self, installation_id: InstallationId, version: AppVersion | None = None) -> JobStarted:
+        """Update an installed app to the marketplace's current version, or to another image tag.
+
+        Run sync_repo first to get the catalog's newest version. Runs as a job: render the new files
+        with the same inputs and ports, keep the running compose.yaml and .env, upload, `compose up
+        --wait` (pulling images; the same version pulls again), and verify. Data is kept. If the new
+        version does not come up healthy, the previous files are restored and started again, so the app
+        keeps serving; both outcomes are recorded in the installation's history.
+
+        Args:
+            installation_id: e.g. "5c1f...".
+            version: default the catalog's version; another value is used as the main image's tag, e.g. "1.35.0".
+        """
+        job_id, installation = await self.apps.update_app(installation_id, version)
+        return JobStarted(job_id, f"Updating '{installation.name}' (job {job_id}).")
+
+    @tomo_tool(role=Role.OPERATOR, destructive=True, open_world=True, job=True, title="Uninstall app")
+    async def uninstall_app(
+        self,
+        installation_id: InstallationId,
+        remove_data: Annotated[bool, Field(description="Also delete the data folder and named volumes.")] = False,
+    ) -> JobStarted:
+        """Remove an installed app from its server: containers, networks and compose files.
+
+        By default the data folder (<apps_root>/<name>/data) and named volumes are kept, so installing
+        the app again under the same name finds its data; remove_data=true deletes them too (files the
+        containers made as root are removed with sudo or a helper container). Needs confirm=true once
+        the user agreed. Runs as a job (seconds).
+
+        Args:
+            installation_id: e.g. "5c1f...".
+            remove_data: true to delete the app's data for good.
+        """
+        job_id, installation = await self.apps.uninstall_app(installation_id, remove_data)
+        return JobStarted(job_id, f"Uninstalling '{installation.name}' (job {job_id}).")
+
+    @tomo_tool(read_only=True, idempotent=True, open_world=True, title="Get app logs")
+    async def get_app_logs(
+        self,
+        installation_id: InstallationId,
+        service: Annotated[ServiceName | None, Field(description="Only this service, e.g. 'db'.")] = None,
+        tail: Annotated[int, Field(ge=1, le=1000, description="Last lines per service.")] = 100,
+        since: Since = None,
+    ) -> Reply:
+        """Read the last log lines of an installed app, per service (secret values masked).
+
+        Use it when an app misbehaves or a job failed. Bounded: at most `tail` lines per service and
+        200 000 characters in all; lines carry Docker's timestamps.
+
+        Args:
+            installation_id: e.g. "5c1f...".
+            service: one service of the app, e.g. "db"; default: all.
+            tail: lines per service, 1-1000, default 100.
+            since: only newer lines, e.g. "30m" or "2026-11-25T10:00:00Z".
+        """
+        logs = await self.apps.get_app_logs(installation_id, service, tail, since)
+        count = sum(len(lines) for lines in logs.services.values())
+        return Reply(f"{count} log line(s) from {len(logs.services)} service(s).", logs)
+
+    @tomo_tool(read_only=True, idempotent=True, open_world=True, title="Check app health")
+    async def check_app_health(self, installation_id: InstallationId) -> Reply:
+        """Check an installed app: each service's state, health and restarts, and whether its web UI answers.
+
+        The web UI is opened from Tomo (any HTTP status below 500 counts as answering). Takes about a
+        second. Returns healthy, per service details and the problems found.
+
+        Args:
+            installation_id: e.g. "5c1f...".
+        """
+        health = await self.apps.check_app_health(installation_id)
+        verdict = "healthy" if health.healthy else "unhealthy: " + "; ".join(health.problems)
+        return Reply(f"'{health.name}' is {verdict}.", health)
