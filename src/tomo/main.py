@@ -177,7 +177,13 @@ def build_app(
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     database, services = build_services(config, transport)
     identity: IdentityService = services["identity_service"]
-    runtime = ToolRuntime(identity.resolve, services["audit_service"], services["job_service"])
+    settings: SettingsService = services["settings_service"]
+    runtime = ToolRuntime(
+        identity.resolve,
+        services["audit_service"],
+        services["job_service"],
+        default_wait_seconds=lambda: int(settings.get("default_wait_seconds")),
+    )
     app = TomoApp(config=config, mcp=FastMCP("tomo"), database=database, services=services)
 
     @asynccontextmanager

@@ -29,8 +29,13 @@ logger = structlog.get_logger("tomo.tools")
 
 ProgressCallback = Callable[[float, str | None], Awaitable[None]]
 WaitSeconds = Annotated[
-    int,
-    Field(ge=0, le=600, description="Seconds to wait for the job before returning its id (0 = return at once)."),
+    int | None,
+    Field(
+        ge=0,
+        le=600,
+        description="Seconds to wait for the job before returning its id (0 = return at once; "
+        "default: the default_wait_seconds setting, 30).",
+    ),
 ]
 
 
@@ -62,7 +67,7 @@ class ToolRuntime:
         resolve_principal: Callable[[], Awaitable[Principal]],
         audit: AuditSink,
         jobs: JobWaiter,
-        default_wait_seconds: int = 30,
+        default_wait_seconds: Callable[[], int] = lambda: 30,
     ) -> None:
         self.resolve_principal = resolve_principal
         self.audit = audit
@@ -84,14 +89,14 @@ def authorize(principal: Principal, policy: ToolPolicy, tool: str) -> None:
     )
 
 
-def _extended_signature(method: Callable[..., Any], policy: ToolPolicy, wait_default: int) -> inspect.Signature:
+def _extended_signature(method: Callable[..., Any], policy: ToolPolicy) -> inspect.Signature:
     sig = inspect.signature(method, eval_str=True)
     params = list(sig.parameters.values())
     kw = inspect.Parameter.KEYWORD_ONLY
     if policy.destructive and "confirm" not in sig.parameters:
         params.append(inspect.Parameter("confirm", kw, default=False, annotation=bool))
     if policy.job and "wait_seconds" not in sig.parameters:
-        params.append(inspect.Parameter("wait_seconds", kw, default=wait_default, annotation=WaitSeconds))
+        params.append(inspect.Parameter("wait_seconds", kw, default=None, annotation=WaitSeconds))
     return sig.replace(parameters=params, return_annotation=dict[str, Any])
 
 
@@ -168,7 +173,9 @@ class _Call:
 
     async def _envelope(self, outcome: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         if isinstance(outcome, JobStarted):
-            wait = kwargs.get("wait_seconds", self.runtime.default_wait_seconds)
+            wait = kwargs.get("wait_seconds")
+            if wait is None:
+                wait = self.runtime.default_wait_seconds()
             job = await self.runtime.jobs.wait(outcome.job_id, float(wait), _report_progress)
             return job_envelope(job)
         if isinstance(outcome, Reply):
@@ -179,7 +186,7 @@ class _Call:
 def wrap_method(method: Callable[..., Awaitable[Any]], policy: ToolPolicy, runtime: ToolRuntime) -> Callable[..., Any]:
     """Build the function FastMCP registers for ``method``: same parameters plus confirm/wait_seconds."""
     name = method.__name__
-    signature = _extended_signature(method, policy, runtime.default_wait_seconds)
+    signature = _extended_signature(method, policy)
     accepted = set(inspect.signature(method).parameters)
     call = _Call(name, policy, runtime, accepted)
 
