@@ -50,6 +50,14 @@ class EchoTools:
         """Always fails with an unexpected exception."""
         raise RuntimeError("secret-internal-detail /etc/shadow")
 
+    @tomo_tool(role=Role.OPERATOR)
+    async def echo_pin(self, settings: dict) -> Reply:
+        """Treat the value of settings['PIN'] as secret, as app inputs of type password are."""
+        from tomo.lib.tooling import mark_secret
+
+        mark_secret(settings["PIN"])
+        return Reply("stored", {"keys": sorted(settings)})
+
     @tomo_tool(role=Role.OPERATOR, destructive=True)
     async def echo_destroy(self) -> Reply:
         """Counts calls; destructive."""

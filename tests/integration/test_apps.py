@@ -208,9 +208,10 @@ async def test_secrets_are_masked_everywhere_and_encrypted_in_the_database(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     password = "pw-Zq81-never-shown"
+    pin = "8642-1357"  # a password input given under `inputs`, with a name redaction cannot recognise
     name = sandbox.name("vault")
     answers = [await install(call, server_id, "vault", name, free_port(testbed.host),
-                             secrets={"ADMIN_PASSWORD": password}, inputs={"GREETING": "hi"})]
+                             secrets={"ADMIN_PASSWORD": password}, inputs={"GREETING": "hi", "PIN": pin})]
     installation = ok(answers[0])["installation"]
     env_path = sandbox.project_dir(name) / ".env"
     assert stat.S_IMODE(env_path.stat().st_mode) == 0o600
@@ -223,15 +224,16 @@ async def test_secrets_are_masked_everywhere_and_encrypted_in_the_database(
                 await call("list_installed_apps"), await call("check_app_health", installation_id=installation["id"]),
                 await call("get_audit_log"), await call("get_logs", level="DEBUG", limit=1000)]
     assert any("hi token=*** password=***" in line for line in ok(logs)["services"]["web"])
-    assert ok(answers[1])["config"]["inputs"] == {"ADMIN_TOKEN": "***", "ADMIN_PASSWORD": "***", "GREETING": "hi"}
+    assert ok(answers[1])["config"]["inputs"] == {"ADMIN_TOKEN": "***", "ADMIN_PASSWORD": "***", "PIN": "***",
+                                                   "GREETING": "hi"}
     captured = capfd.readouterr()
     for text in [*(json.dumps(a.envelope) for a in answers), captured.out, captured.err]:
-        assert password not in text and token not in text
+        assert password not in text and token not in text and pin not in text
     async with tomo_app.database.connect() as conn:
         stored = (await conn.execute(sa.select(installations.c.secrets))).scalar_one()
     assert password not in stored and token not in stored
     assert await tomo_app.services["encryptor"].decrypt_json(stored) == {"ADMIN_TOKEN": token,
-                                                                         "ADMIN_PASSWORD": password}
+                                                                         "ADMIN_PASSWORD": password, "PIN": pin}
 
 
 # -- running apps ---------------------------------------------------------------------------------------

@@ -59,5 +59,19 @@ def redact(value: Any, *, extra_keys: frozenset[str] = frozenset()) -> Any:
     return value
 
 
+def mask_values(value: Any, secrets: set[str]) -> Any:
+    """Return a copy of ``value`` with every occurrence of the given secret strings replaced by the mask."""
+    if not secrets:
+        return value
+    if isinstance(value, Mapping):
+        return {k: mask_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_values(item, secrets) for item in value]
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, MASK)
+    return value
+
+
 def _masked_key(key: str, extra_keys: frozenset[str]) -> bool:
     return key in extra_keys or is_secret_key(key)

@@ -18,8 +18,14 @@ from pydantic import Field
 
 from tomo.errors import ConfirmationRequired, PermissionDenied, TomoError
 from tomo.lib import envelope
-from tomo.lib.redaction import redact
-from tomo.lib.tooling import ToolPolicy, reset_current_principal, set_current_principal
+from tomo.lib.redaction import mask_values, redact
+from tomo.lib.tooling import (
+    ToolPolicy,
+    end_call_secrets,
+    reset_current_principal,
+    set_current_principal,
+    start_call_secrets,
+)
 from tomo.models.common import JobStarted, Reply
 from tomo.models.job import Job, JobStatus
 from tomo.models.log import AuditOutcome
@@ -139,16 +145,19 @@ class _Call:
         started = time.perf_counter()
         principal = await self.runtime.resolve_principal()
         token = set_current_principal(principal)
+        secrets, secrets_token = start_call_secrets()
         try:
             result = await self._guarded(principal, method, kwargs)
         finally:
+            end_call_secrets(secrets_token)
             reset_current_principal(token)
         if self.policy.audited:
             outcome = AuditOutcome.SUCCESS if result["success"] else (
                 AuditOutcome.DENIED if result.get("error") == PermissionDenied.code else AuditOutcome.ERROR
             )
             await self.runtime.audit.record_call(
-                principal, self.name, kwargs, outcome, result.get("error"), (time.perf_counter() - started) * 1000
+                principal, self.name, mask_values(kwargs, secrets), outcome, result.get("error"),
+                (time.perf_counter() - started) * 1000,
             )
         return ToolResult(structured_content=result, is_error=not result["success"])
 

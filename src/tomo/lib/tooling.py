@@ -21,6 +21,7 @@ from tomo.models.principal import Principal, Role
 F = TypeVar("F", bound=Callable[..., Any])
 
 _current_principal: ContextVar[Principal | None] = ContextVar("tomo_principal", default=None)
+_call_secrets: ContextVar[set[str] | None] = ContextVar("tomo_call_secrets", default=None)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,28 @@ def current_principal() -> Principal | None:
 def set_current_principal(principal: Principal | None) -> Any:
     """Bind the principal for the current task; returns a token for :func:`reset_current_principal`."""
     return _current_principal.set(principal)
+
+
+def mark_secret(value: str) -> None:
+    """Declare a value of the current call secret: the wrapper masks it in the audit record.
+
+    For secrets whose argument name does not say so (an app input called ``PIN``, say), which
+    redaction by key name cannot catch.
+    """
+    secrets = _call_secrets.get()
+    if secrets is not None and len(value) >= 4:
+        secrets.add(value)
+
+
+def start_call_secrets() -> tuple[set[str], Any]:
+    """Begin collecting secret values for one tool call; returns the set and a reset token."""
+    secrets: set[str] = set()
+    return secrets, _call_secrets.set(secrets)
+
+
+def end_call_secrets(token: Any) -> None:
+    """Stop collecting secret values (undo :func:`start_call_secrets`)."""
+    _call_secrets.reset(token)
 
 
 def reset_current_principal(token: Any) -> None:

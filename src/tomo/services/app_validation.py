@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tomo.lib.catalog.secretgen import generate_secret
+from tomo.lib.tooling import mark_secret
 from tomo.models.installation import PublishedPort
 from tomo.models.marketplace import AppInput, CatalogApp
 from tomo.services.app_render import env_problem
@@ -103,6 +104,7 @@ def resolve_inputs(
             continue
         result.values[item.env_name] = value
         if secret and value:
+            mark_secret(value)
             result.secrets[item.key] = value
             result.secret_envs.add(item.env_name)
         else:

@@ -102,6 +102,13 @@ async def test_state_changing_calls_are_audited_with_redacted_arguments(echo: To
     assert entries[0]["username"] == "local-admin"
 
 
+async def test_values_marked_secret_are_masked_in_the_audit_record(echo: ToolCaller) -> None:
+    await echo("echo_pin", settings={"PIN": "4711-9876", "note": "pin is 4711-9876"})
+    entries = await audit_entries(echo, tool="echo_pin")
+    assert entries[0]["arguments"] == {"settings": {"PIN": "***", "note": "pin is ***"}}
+    assert "4711-9876" not in str(entries)
+
+
 async def test_viewer_is_denied_admin_tool_and_nothing_changes(echo: ToolCaller, echo_app: TomoApp) -> None:
     act_as(echo_app, Role.VIEWER)
     denied = await echo("update_settings", settings={"allow_local_servers": True})

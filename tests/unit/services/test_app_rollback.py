@@ -248,4 +248,4 @@ async def test_secrets_stay_encrypted_and_reach_only_the_env_file(apps: Any, run
     assert b"pw-never-logged" not in runner.files[f"{ROOT}/web/compose.yaml"][0]
     record = await service.repo.get(installation_id)
     assert record is not None and record.secrets and "pw-never-logged" not in record.secrets
-    assert record.inputs == {"ADMIN_TOKEN": "***", "ADMIN_PASSWORD": "***", "GREETING": "hello"}
+    assert record.inputs == {"ADMIN_TOKEN": "***", "ADMIN_PASSWORD": "***", "GREETING": "hello", "PIN": ""}

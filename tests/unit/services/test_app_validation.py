@@ -60,7 +60,7 @@ def test_control_characters_are_refused() -> None:
 def test_unknown_inputs_are_errors_on_install_and_dropped_on_update() -> None:
     inputs = APPS["vault"].inputs
     strict = resolve_inputs(inputs, {"NOPE": 1}, {"ADMIN_PASSWORD": "long-enough"})
-    assert strict.errors == ["unknown input 'NOPE'; this app's inputs are: ADMIN_PASSWORD, ADMIN_TOKEN, GREETING"]
+    assert strict.errors == ["unknown input 'NOPE'; this app's inputs are: ADMIN_PASSWORD, ADMIN_TOKEN, GREETING, PIN"]
     assert resolve_inputs(inputs, {"NOPE": 1}, {"ADMIN_PASSWORD": "long-enough"}, strict=False).errors == []
 
 
@@ -68,7 +68,7 @@ def test_secrets_are_generated_and_passwords_kept_secret() -> None:
     result = resolve_inputs(APPS["vault"].inputs, {"GREETING": "hi"}, {"ADMIN_PASSWORD": "long-enough"})
     assert result.errors == [] and result.generated == ["ADMIN_TOKEN"]
     assert len(result.values["ADMIN_TOKEN"]) == 40
-    assert set(result.secrets) == {"ADMIN_TOKEN", "ADMIN_PASSWORD"} and result.plain == {"GREETING": "hi"}
+    assert set(result.secrets) == {"ADMIN_TOKEN", "ADMIN_PASSWORD"} and result.plain == {"GREETING": "hi", "PIN": ""}
     again = resolve_inputs(APPS["vault"].inputs, {}, {"ADMIN_PASSWORD": "long-enough", "ADMIN_TOKEN": "kept"})
     assert again.values["ADMIN_TOKEN"] == "kept" and again.generated == []
 
