@@ -127,10 +127,10 @@ class JobService:
         ``resource`` (e.g. ``installation:<id>``) admits one active job at a time:
         a second start while one runs raises ConflictError.
         """
-        if resource is not None:
-            await self._claim(resource)
         principal = current_principal()
         job_id = new_id()
+        if resource is not None:
+            await self._claim(resource, job_id)
         try:
             await self.repo.insert({
                 "id": job_id, "kind": kind, "title": title, "status": JobStatus.PENDING.value,
@@ -141,21 +141,30 @@ class JobService:
             if resource is not None:
                 self._resources.pop(resource, None)
             raise
-        if resource is not None:
-            self._resources[resource] = job_id
         self._changed[job_id] = asyncio.Event()
         self._tasks[job_id] = asyncio.create_task(self._run(job_id, runner, server_id, resource), name=f"job-{job_id}")
         logger.info("job_started", job_id=job_id, kind=kind, server_id=server_id)
         return job_id
 
-    async def _claim(self, resource: str) -> None:
-        holder = self._resources.get(resource) or await self.repo.active_for_resource(resource)
-        if holder is not None:
-            raise ConflictError(
-                f"Another job ({holder}) is already working on {resource}; wait for it with get_job "
-                f"job_id='{holder}' and try again.",
-                details={"job_id": holder},
-            )
+    async def _claim(self, resource: str, job_id: str) -> None:
+        """Reserve ``resource`` for ``job_id``; the reservation is taken before any await, so two
+        concurrent starts cannot both pass the check."""
+        holder = self._resources.get(resource)
+        if holder is None:
+            self._resources[resource] = job_id
+            try:
+                holder = await self.repo.active_for_resource(resource)
+            except BaseException:
+                self._resources.pop(resource, None)
+                raise
+            if holder is None:
+                return
+            self._resources.pop(resource, None)
+        raise ConflictError(
+            f"Another job ({holder}) is already working on {resource}; wait for it with get_job "
+            f"job_id='{holder}' and try again.",
+            details={"job_id": holder},
+        )
 
     async def _run(self, job_id: str, runner: JobRunner, server_id: str | None, resource: str | None) -> None:
         ctx = JobContext(self, job_id)

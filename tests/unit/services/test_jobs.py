@@ -73,3 +73,27 @@ async def test_cancel_finished_job_is_a_conflict(tmp_path: Path) -> None:
         job_id = done.structured_content["data"]["job_id"]
         again = await client.call_tool("cancel_job", {"job_id": job_id}, raise_on_error=False)
     assert again.structured_content["error"] == "CONFLICT"
+
+
+async def test_concurrent_starts_on_one_resource_admit_exactly_one(tmp_path: Path) -> None:
+    import asyncio
+
+    from tomo.errors import ConflictError
+
+    app = build_app(TomoConfig(data_dir=tmp_path / "data"))
+    await app.startup()
+    jobs = app.services["job_service"]
+
+    async def runner(ctx: object) -> dict[str, object]:
+        await asyncio.sleep(0.2)
+        return {}
+
+    results = await asyncio.gather(
+        *(jobs.start("t", "race", runner, resource="installation:same") for _ in range(5)), return_exceptions=True
+    )
+    assert sum(isinstance(r, str) for r in results) == 1
+    assert sum(isinstance(r, ConflictError) for r in results) == 4
+    winner = next(r for r in results if isinstance(r, str))
+    assert (await jobs.wait(winner, 5)).status.value == "succeeded"
+    assert isinstance(await jobs.start("t", "after", runner, resource="installation:same"), str)
+    await app.shutdown()
