@@ -20,6 +20,7 @@ from tomo.lib.tooling import mark_secret
 from tomo.models.installation import PublishedPort
 from tomo.models.marketplace import AppInput, CatalogApp
 from tomo.services.app_render import env_problem
+from tomo.services.system_info import split_sections
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
@@ -27,7 +28,6 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _TIMEZONE = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 _PUBLISHED = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9a-fA-F:]*\]?):(\d+)(?:-(\d+))?->\d+(?:-\d+)?/(tcp|udp)")
-_SECTION = re.compile(r"^@@([a-z-]+)$")
 
 #: Below this much free space an install is refused; below WARN_FREE_BYTES it only warns.
 MIN_FREE_BYTES = 256 * 1024**2
@@ -218,21 +218,9 @@ class ServerFacts:
         return ARCHITECTURES.get(self.machine)
 
 
-def _sections(output: str) -> dict[str, str]:
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in output.splitlines():
-        match = _SECTION.match(line.strip())
-        if match:
-            current = sections.setdefault(match.group(1), [])
-        elif current is not None:
-            current.append(line)
-    return {name: "\n".join(lines).strip() for name, lines in sections.items()}
-
-
 def parse_facts(output: str) -> ServerFacts:
     """Read the output of :data:`FACTS_SCRIPT`."""
-    parts = _sections(output)
+    parts = split_sections(output)
     facts = ServerFacts(machine=parts.get("arch", "").strip())
     ids = parts.get("ids", "").split()
     if len(ids) == 2 and all(part.isdigit() for part in ids):
