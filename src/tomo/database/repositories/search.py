@@ -4,10 +4,12 @@ This is the only module with SQLite-specific SQL. On SQLite, ``marketplace_apps_
 ``marketplace_apps.pk``) indexes name, title, tagline, description, tags and category, plus a
 ``facets`` column of filter tokens (repository, category, featured, each tag). The repository calls
 :func:`index_apps` / :func:`unindex_apps` in the same transaction that writes the apps. A search is
-then answered inside the index: filters are facet terms of the same MATCH, the total is a count of
-it, and the page comes from the index ordered by bm25 (names and titles weighing most); only the
-best :data:`RERANK_WINDOW` matches are read from the apps table, to put exact names first. Elsewhere
-(PostgreSQL) the same columns are matched with case-insensitive ``LIKE`` and ranked by the same rules.
+then answered in one statement: filters are facet terms of the same MATCH, the total is a count of
+it (no scoring), and matches are ranked by tier (:data:`TIER_COLUMNS`: every word in the name or
+title; else in those, the tagline, tags or category; else anywhere), then by bm25 with column weights.
+bm25 scores every row it is given, so a tier is scored only when the page reaches it. The best
+:data:`RERANK_WINDOW` are then re-ranked to put exact names first. Elsewhere (PostgreSQL) the same
+columns are matched with case-insensitive ``LIKE`` and ranked by the same closeness rules.
 
 User input never reaches FTS syntax: a query is cut into words (letters, digits, underscore), each
 becomes a quoted prefix term (``"media"* "server"*``). All words must match; when that finds
@@ -31,6 +33,9 @@ from tomo.database.tables_marketplace import marketplace_repos as repos
 FTS_TABLE: Final = "marketplace_apps_fts"
 TEXT_COLUMNS: Final = ("name", "title", "tagline", "description", "tags", "category")
 FTS_WEIGHTS: Final = "10.0, 10.0, 4.0, 1.0, 3.0, 2.0, 0.0"  # the text columns, then facets (no weight)
+TIER_COLUMNS: Final = (  # where all the words are found, best first: each tier adds columns to the one before
+    ("name", "title"), ("name", "title", "tagline", "tags", "category"), TEXT_COLUMNS,
+)
 RERANK_WINDOW: Final = 50
 MAX_TERMS: Final = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -209,58 +214,80 @@ def facets(repo_id: str, category: str, featured: bool, tags: Sequence[str]) -> 
     return " ".join(tokens + [_token("t", tag.lower()) for tag in tags])
 
 
-def fts_expression(terms: Sequence[str], any_term: bool, filters: SearchFilters, repo_ids: Sequence[str]) -> str:
-    """The MATCH expression: quoted prefix terms over the text columns AND the filters' facet tokens."""
-    words = (" OR " if any_term else " AND ").join(f'"{term}"*' for term in terms)
-    parts = [f"{{{' '.join(TEXT_COLUMNS)}}} : ({words})"]
-    parts.append("facets : (" + " OR ".join(f'"{_token("r", repo)}"' for repo in repo_ids) + ")")
+def _facet_terms(filters: SearchFilters) -> list[str]:
+    """The filters as facet terms, all of which must match."""
+    found = [f'facets : "{_token("r", filters.repo_id)}"'] if filters.repo_id else []
     if filters.category:
-        parts.append(f'facets : "{_token("c", filters.category)}"')
+        found.append(f'facets : "{_token("c", filters.category)}"')
     if filters.featured is not None:
-        parts.append(f'facets : "{"f1" if filters.featured else "f0"}"')
-    parts.extend(f'facets : "{_token("t", tag.lower())}"' for tag in filters.tags)
-    return " AND ".join(parts)
+        found.append(f'facets : "{"f1" if filters.featured else "f0"}"')
+    return found + [f'facets : "{_token("t", tag.lower())}"' for tag in filters.tags]
+
+
+def fts_match(terms: Sequence[str], any_term: bool, filters: SearchFilters) -> dict[str, str]:
+    """The MATCH expressions: ``everything`` (the words in any text column, and the filters) and ``m0``,
+    ``m1``, ``m2``: the same matches split into the tiers of :data:`TIER_COLUMNS` (a tier is the words
+    within its columns NOT within the previous tier's). When any word may match there is one tier, ``m0``:
+    bm25 alone then ranks a rare word above a common one, where tiers would put a common word in a name
+    first."""
+    words = (" OR " if any_term else " AND ").join(f'"{term}"*' for term in terms)
+    text = [f"{{{' '.join(columns)}}} : ({words})" for columns in TIER_COLUMNS]
+    facet_terms = _facet_terms(filters)
+    match = {"everything": " AND ".join([text[-1], *facet_terms])}
+    if any_term:
+        return {**match, "m0": match["everything"]}
+    for tier, within_columns in enumerate(text):
+        within = " AND ".join([within_columns, *facet_terms])
+        match[f"m{tier}"] = f"({within}) NOT ({text[tier - 1]})" if tier else within
+    return match
 
 
 async def fts_search(
     conn: AsyncConnection, terms: Sequence[str], filters: SearchFilters, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Match, count and rank inside the FTS index; read apps rows only for the re-rank window (and a later page)."""
-    enabled = sa.select(repos.c.id).where(repos.c.enabled.is_(True))
-    repo_ids = [rid for rid in (await conn.execute(enabled)).scalars() if filters.repo_id in (None, rid)]
-    if not repo_ids:
-        return [], 0
-    ranked: list[sa.Row[Any]] = []
+    """One statement matches, counts and ranks inside the index and reads the summaries of the best
+    ``max(RERANK_WINDOW, offset + limit)`` matches; that window is then re-ranked to put exact names first."""
+    rows: list[sa.Row[Any]] = []
     for any_term in (False, True):
-        match = fts_expression(terms, any_term, filters, repo_ids)
-        ranked = list(await conn.execute(_RANKED, {"m": match, "n": max(RERANK_WINDOW, offset + limit)}))
-        if ranked or len(terms) < 2:
+        match = fts_match(terms, any_term, filters)
+        statement = _ANY_WORD_PAGE if any_term else _PAGE
+        rows = list(await conn.execute(statement, {**match, "n": max(RERANK_WINDOW, offset + limit)}))
+        if rows or len(terms) < 2:
             break
-    total = int(ranked[0].total) if ranked else 0
-    rank = {row.rowid: row.rank for row in ranked}
-    head = await _summaries(conn, [row.rowid for row in ranked[:RERANK_WINDOW]])
-    head.sort(key=lambda row: (*closeness(terms, row["app_id"], row["name"], row["sort_title"]), row["deprecated"],
-                               phrase_miss(terms, row["title"], row["tagline"]), rank[row["pk"]]))
-    order = [row["pk"] for row in head] + [row.rowid for row in ranked[RERANK_WINDOW:]]
-    wanted = order[offset:offset + limit]
-    found = {row["pk"]: row for row in head}
-    found.update((row["pk"], row) for row in await _summaries(conn, [pk for pk in wanted if pk not in found]))
-    hidden = ("pk", "sort_title")
-    return [{key: value for key, value in found[pk].items() if key not in hidden} for pk in wanted], total
+    head = sorted(rows[:RERANK_WINDOW], key=lambda row: (*closeness(terms, row.app_id, row.name, row.sort_title),
+                                                         row.deprecated, phrase_miss(terms, row.title, row.tagline)))
+    page = [*head, *rows[RERANK_WINDOW:]][offset:offset + limit]
+    return [dict(zip(_SUMMARY_NAMES, row[2:], strict=True)) for row in page], int(rows[0].total) if rows else 0
 
 
-_RANKED = sa.text(
-    "SELECT rowid, rank, count(*) OVER () AS total FROM ("  # noqa: S608 - constant names only
-    f"SELECT rowid, bm25({FTS_TABLE}, {FTS_WEIGHTS}) AS rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"
-    ") ORDER BY rank, rowid LIMIT :n"
-)
+_VISIBLE: Final = ("rowid NOT IN (SELECT pk FROM marketplace_apps WHERE repo_id IN "
+                   "(SELECT id FROM marketplace_repos WHERE NOT enabled))")
 
 
-async def _summaries(conn: AsyncConnection, pks: Sequence[int]) -> list[dict[str, Any]]:
-    if not pks:
-        return []
-    query = sa.select(apps.c.pk, apps.c.sort_title, *SUMMARY_COLUMNS).select_from(_base()).where(apps.c.pk.in_(pks))
-    return [dict(row._mapping) for row in await conn.execute(query)]
+def _page_statement(tiers: int) -> sa.Select[Any]:
+    """The best ``:n`` matches in tier order, with their summaries and, on each row, the number of matches.
+
+    Each tier is its own ranked and limited subquery; UNION ALL under the outer LIMIT stops before a tier
+    that is not needed, so bm25 (which scores every row it is given) runs only over the tiers a page needs.
+    Apps of disabled repositories are left out (:data:`_VISIBLE`) in the same statement.
+    """
+    tier = (f"SELECT * FROM (SELECT rowid AS pk, {{tier}} AS tier, bm25({FTS_TABLE}, {FTS_WEIGHTS}) AS score "  # noqa: S608
+            f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m{{tier}} AND {_VISIBLE} ORDER BY score, rowid LIMIT :n)")
+    hits = sa.text(" UNION ALL ".join(tier.format(tier=number) for number in range(tiers))
+                   + " LIMIT :n").columns(sa.column("pk", sa.Integer), sa.column("tier", sa.Integer),
+                                         sa.column("score", sa.Float)).subquery("hits")
+    total = sa.text(f"SELECT count(*) AS total FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :everything "  # noqa: S608
+                    f"AND {_VISIBLE}").columns(sa.column("total", sa.Integer))
+    return (
+        sa.select(apps.c.sort_title, total.scalar_subquery().label("total"), *SUMMARY_COLUMNS)
+        .select_from(hits.join(apps, apps.c.pk == hits.c.pk).join(repos, repos.c.id == apps.c.repo_id))
+        .order_by(hits.c.tier, hits.c.score, hits.c.pk)
+    )
+
+
+_PAGE: Final = _page_statement(len(TIER_COLUMNS))
+_ANY_WORD_PAGE: Final = _page_statement(1)
+_SUMMARY_NAMES: Final = [column.name for column in SUMMARY_COLUMNS]  # _PAGE's columns after sort_title and total
 
 
 async def index_apps(conn: AsyncConnection, app_ids: Sequence[str]) -> None:
