@@ -2,11 +2,14 @@
 
 Every catalog format (Tomo's own, CasaOS, Runtipi) is read into :class:`CatalogApp`: metadata, typed
 inputs, the services with their ports and volumes, and the full Compose document with the
-platform's variables already mapped to Tomo's (see ``tomo.lib.catalog.variables``).
+platform's variables already mapped to Tomo's (see ``tomo.lib.catalog.variables``). The marketplace
+service shows clients :class:`MarketplaceRepo` (a catalog repository) and :class:`MarketplaceAppSummary`
+(an app in search results).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -213,3 +216,44 @@ class ImportResult(BaseModel):
     format: CatalogFormat
     apps: list[CatalogApp] = Field(default_factory=list)
     skipped: list[SkippedApp] = Field(default_factory=list)
+
+
+class MarketplaceRepo(BaseModel):
+    """A catalog repository as clients see it (credentials in the URL masked)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    id: str
+    name: str
+    url: str
+    branch: str | None
+    format: str
+    enabled: bool
+    builtin: bool
+    status: str = Field(description="new, syncing, ok or error")
+    last_synced: datetime | None
+    last_error: str | None
+    app_count: int
+    commit: str | None
+
+
+class MarketplaceAppSummary(BaseModel):
+    """The compact view of a marketplace app for lists (no compose file)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    id: str = Field(description="Public id, '<repo name>/<app id>'.")
+    app_id: str
+    name: str
+    title: str
+    tagline: str
+    category: str
+    tags: list[str]
+    version: str
+    icon: str | None
+    featured: bool
+    deprecated: bool
+    repo_id: str
+    repo_name: str
+    avg_rating: float | None
+    rating_count: int

@@ -9,10 +9,7 @@ offline. Heavy modules (the catalog layer, YAML) are imported on first use, not 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from tomo.database.repositories.marketplace import MarketplaceRepository
 from tomo.database.repositories.search import SearchFilters
@@ -23,61 +20,24 @@ from tomo.lib.tooling import current_principal
 from tomo.services.sync_service import BUILTIN_NAME, InUseCheck, SyncService
 
 if TYPE_CHECKING:
-    from tomo.models.marketplace import CatalogApp
+    from tomo.models.marketplace import CatalogApp, MarketplaceAppSummary, MarketplaceRepo
 
 REPO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 FORMATS: Final = ("auto", "tomo", "casaos", "runtipi")
 
 
-class MarketplaceRepo(BaseModel):
-    """A catalog repository as clients see it (credentials in the URL masked)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    id: str
-    name: str
-    url: str
-    branch: str | None
-    format: str
-    enabled: bool
-    builtin: bool
-    status: str = Field(description="new, syncing, ok or error")
-    last_synced: datetime | None
-    last_error: str | None
-    app_count: int
-    commit: str | None
-
-
-class MarketplaceAppSummary(BaseModel):
-    """The compact view of a marketplace app for lists (no compose file)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    id: str = Field(description="Public id, '<repo name>/<app id>'.")
-    app_id: str
-    name: str
-    title: str
-    tagline: str
-    category: str
-    tags: list[str]
-    version: str
-    icon: str | None
-    featured: bool
-    deprecated: bool
-    repo_id: str
-    repo_name: str
-    avg_rating: float | None
-    rating_count: int
-
-
 def _repo_model(row: dict[str, Any]) -> MarketplaceRepo:
+    from tomo.models.marketplace import MarketplaceRepo
+
     return MarketplaceRepo.model_validate(
         {**row, "url": git.mask_url(row["url"]), "branch": row["branch"] or None}
     )
 
 
-def _summary(row: dict[str, Any]) -> MarketplaceAppSummary:
-    return MarketplaceAppSummary.model_validate(row)
+def _summaries(rows: list[dict[str, Any]]) -> list[MarketplaceAppSummary]:
+    from tomo.models.marketplace import MarketplaceAppSummary
+
+    return [MarketplaceAppSummary.model_validate(row) for row in rows]
 
 
 def normalize_category_filter(category: str) -> str:
@@ -202,7 +162,7 @@ class MarketplaceService:
             featured=featured,
         )
         rows, total = await self.repo.search(query, filters, limit, offset)
-        return [_summary(row) for row in rows], total
+        return _summaries(rows), total
 
     async def featured(self, limit: int) -> list[MarketplaceAppSummary]:
         """Featured apps of enabled repositories."""

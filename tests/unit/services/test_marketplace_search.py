@@ -25,7 +25,8 @@ from tomo.database.repositories.search import SearchFilters
 from tomo.errors import ValidationError
 from tomo.lib.config import TomoConfig
 from tomo.main import TomoApp, build_app
-from tomo.services.marketplace_service import MarketplaceAppSummary, MarketplaceService
+from tomo.models.marketplace import MarketplaceAppSummary
+from tomo.services.marketplace_service import MarketplaceService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
