@@ -71,10 +71,11 @@ class TomoApp:
     policies: dict[str, ToolPolicy] = field(default_factory=dict)
 
     async def startup(self) -> None:
-        """Migrate, load settings, recover interrupted jobs, start key derivation."""
+        """Migrate, load settings, recover interrupted jobs and syncs, start key derivation."""
         await self.database.migrate()
         await self.services["settings_service"].load()
         await self.services["job_service"].recover_interrupted()
+        await self.services["sync_service"].recover_interrupted()
         self.services["encryptor"].start()
 
     async def shutdown(self) -> None:

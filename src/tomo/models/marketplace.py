@@ -230,7 +230,7 @@ class MarketplaceRepo(BaseModel):
     format: str
     enabled: bool
     builtin: bool
-    status: str = Field(description="new, syncing, ok or error")
+    status: str = Field(description="new, syncing, ok, error, or interrupted (the last sync did not finish)")
     last_synced: datetime | None
     last_error: str | None
     app_count: int

@@ -5,7 +5,8 @@ catalog layer in a thread, and stores the difference in one transaction: apps ad
 (content hash changed), removed upstream. An app whose folder is now skipped (broken manifest) keeps
 its last good version; an app removed upstream that an installation still uses is kept and marked
 deprecated. The built-in catalog is read from the package on first use, and again only when its
-content hash changes.
+content hash changes. A sync that a stop or crash cut short leaves its repository ``interrupted`` (set at
+the next start, as its job is).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ logger = structlog.get_logger("tomo.marketplace")
 InUseCheck = Callable[[], Awaitable[set[str]]]
 BUILTIN_NAME: Final = "builtin"
 REPORT_LIST_LIMIT: Final = 100
+INTERRUPTED_SYNC: Final = ("The last sync did not finish: Tomo stopped while it ran, so the apps may be from "
+                           "before it. Run sync_repo to sync again.")
 
 
 @dataclass
@@ -128,6 +131,14 @@ class SyncService:
     async def remove_checkout(self, repo_id: str) -> None:
         """Delete a repository's checkout folder."""
         await git.remove_tree(self.checkout_dir(repo_id))
+
+    async def recover_interrupted(self) -> list[str]:
+        """At start-up: repositories whose sync a previous process left unfinished (it stopped or crashed
+        mid-sync, so their status still says ``syncing``) become ``interrupted``; returns their names."""
+        names = await self.repo.mark_interrupted_syncs(INTERRUPTED_SYNC)
+        if names:
+            logger.warning("marketplace_syncs_interrupted", count=len(names), repos=names)
+        return names
 
     async def start(self, repo: dict[str, Any]) -> str:
         """Start the sync job of ``repo``; one sync per repository at a time. Returns the job id."""

@@ -77,6 +77,16 @@ class MarketplaceRepository:
         async with self.database.begin() as conn:
             await conn.execute(repos.update().where(repos.c.id == repo_id).values(**values))
 
+    async def mark_interrupted_syncs(self, message: str) -> list[str]:
+        """Repositories a previous process left ``syncing`` become ``interrupted`` with ``message`` as their
+        last error; returns their names."""
+        syncing = repos.c.status == "syncing"
+        async with self.database.begin() as conn:
+            names = list((await conn.execute(sa.select(repos.c.name).where(syncing))).scalars())
+            if names:
+                await conn.execute(repos.update().where(syncing).values(status="interrupted", last_error=message))
+        return names
+
     async def delete_repo(self, repo_id: str) -> None:
         """Delete a repository with its apps (and their ratings, by cascade)."""
         async with self.database.begin() as conn:
