@@ -179,3 +179,15 @@ async def test_search_index_stays_in_step_with_the_apps_table(app: TomoApp) -> N
             "SELECT count(*) FROM marketplace_apps_fts WHERE rowid NOT IN (SELECT pk FROM marketplace_apps)"
         ))).scalar_one()
     assert apps == indexed > 200 and orphans == 0
+
+
+async def test_browsing_a_category_reads_the_index_in_order_without_sorting(app: TomoApp) -> None:
+    statements = search.browse_statements(SearchFilters(category="media"))
+    plans = []
+    async with app.database.connect() as conn:
+        for statement in (statements.count, statements.page.limit(20).offset(40)):
+            sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            plans.append(" | ".join(row[3] for row in await conn.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"))))
+    count_plan, page_plan = plans
+    assert "COVERING INDEX ix_marketplace_apps_category_browse" in count_plan, count_plan
+    assert "ix_marketplace_apps_category_browse" in page_plan and "TEMP B-TREE" not in page_plan, page_plan
