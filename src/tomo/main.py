@@ -28,6 +28,7 @@ from tomo.lib.encryption import Encryptor
 from tomo.lib.middleware import TomoMiddleware
 from tomo.lib.security import PasswordHasher
 from tomo.lib.tool_loader import DEFAULT_PACKAGES, load_tools, register_all_tools
+from tomo.lib.tool_schemas import CACHE_FILE, SchemaCache
 from tomo.lib.tool_wrapper import ToolRuntime
 from tomo.lib.tooling import ToolPolicy
 from tomo.models.principal import Transport
@@ -174,7 +175,7 @@ def build_app(
     transport: Transport = "stdio",
     tool_packages: Sequence[str] = DEFAULT_PACKAGES,
 ) -> TomoApp:
-    """Build the whole application without doing any I/O beyond creating the data directory."""
+    """Build the whole application; its only I/O is the data directory and the tool schema cache in it."""
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     database, services = build_services(config, transport)
     identity: IdentityService = services["identity_service"]
@@ -204,6 +205,8 @@ def build_app(
         middleware=[TomoMiddleware(policies, identity.resolve, services["audit_service"])],
         mask_error_details=True,
     )
-    policies.update(register_all_tools(app.mcp, load_tools(services, runtime, tool_packages)))
+    schema_cache = SchemaCache.load(config.data_dir / CACHE_FILE, tool_packages)
+    policies.update(register_all_tools(app.mcp, load_tools(services, runtime, tool_packages, schema_cache)))
+    schema_cache.save()
     app.policies = policies
     return app

@@ -21,7 +21,8 @@ import structlog
 from fastmcp import FastMCP
 from fastmcp.tools import Tool
 
-from tomo.lib.tool_wrapper import ToolRuntime, build_tool
+from tomo.lib.tool_schemas import SchemaCache, build_tool
+from tomo.lib.tool_wrapper import ToolRuntime
 from tomo.lib.tooling import ToolPolicy
 
 logger = structlog.get_logger("tomo.tool_loader")
@@ -115,9 +116,15 @@ def _policy_for(cls: type, name: str, method: Callable[..., Any]) -> ToolPolicy:
 
 
 def load_tools(
-    dependencies: Mapping[str, Any], runtime: ToolRuntime, packages: Sequence[str] = DEFAULT_PACKAGES
+    dependencies: Mapping[str, Any],
+    runtime: ToolRuntime,
+    packages: Sequence[str] = DEFAULT_PACKAGES,
+    schema_cache: SchemaCache | None = None,
 ) -> list[LoadedTool]:
-    """Discover, build and wrap every tool of the given packages (nothing is registered yet)."""
+    """Discover, build and wrap every tool of the given packages (nothing is registered yet).
+
+    Input schemas come from ``schema_cache`` when it holds them (see ``lib/tool_schemas.py``).
+    """
     loaded: list[LoadedTool] = []
     seen: dict[str, str] = {}
     for package in packages:
@@ -129,7 +136,7 @@ def load_tools(
                     raise ToolLoadError(f"tool '{name}' is defined by both {seen[name]} and {cls.__name__}")
                 seen[name] = cls.__name__
                 policy = _policy_for(cls, name, method)
-                loaded.append(LoadedTool(build_tool(method, policy, runtime), policy, module_name))
+                loaded.append(LoadedTool(build_tool(method, policy, runtime, schema_cache), policy, module_name))
     return loaded
 
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol
 
 import structlog
-from fastmcp.tools import Tool, ToolResult
+from fastmcp.tools import ToolResult
 from pydantic import Field
 
 from tomo.errors import ConfirmationRequired, PermissionDenied, TomoError
@@ -209,17 +209,3 @@ def wrap_method(method: Callable[..., Awaitable[Any]], policy: ToolPolicy, runti
     handler.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
     handler.__annotations__["return"] = dict[str, Any]
     return handler
-
-
-def build_tool(method: Callable[..., Awaitable[Any]], policy: ToolPolicy, runtime: ToolRuntime) -> Tool:
-    """Turn a decorated tool method into a FastMCP tool carrying its annotations and policy."""
-    meta = method.__fastmcp__  # type: ignore[attr-defined]
-    description = inspect.cleandoc(method.__doc__ or "")
-    return Tool.from_function(
-        wrap_method(method, policy, runtime),
-        name=method.__name__,
-        description=description,
-        annotations=meta.annotations,
-        meta=meta.meta,
-        output_schema=None,
-    )
