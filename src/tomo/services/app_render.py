@@ -14,8 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from tomo.lib.catalog.compose import port_number, split_outside_braces
 from tomo.lib.catalog.variables import map_strings
 from tomo.lib.redaction import MASK, redact_text
@@ -235,10 +233,17 @@ def with_tag(image: str, tag: str) -> str:
     return f"{repo}:{tag}"
 
 
+def dump_yaml(doc: Mapping[str, Any]) -> str:
+    """YAML in the order written, block style (PyYAML loads on first use: it is not needed at start-up)."""
+    import yaml
+
+    return yaml.safe_dump(dict(doc), sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
 def compose_yaml(doc: Mapping[str, Any], name: str) -> str:
     """The compose.yaml text, with a header naming the installation."""
     header = f"# Written by Tomo for the installation '{name}'. Variables come from .env beside this file.\n"
-    return header + yaml.safe_dump(dict(doc), sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return header + dump_yaml(doc)
 
 
 def env_value(value: str) -> str:
@@ -287,7 +292,7 @@ def interpolate(text: str, variables: Mapping[str, str], secret_names: frozenset
 def display_compose(doc: Mapping[str, Any], variables: Mapping[str, str], secret_names: frozenset[str]) -> str:
     """compose.yaml as Compose will read it, with secrets masked (for validate_app_config)."""
     filled = map_strings(dict(doc), lambda text: interpolate(text, variables, secret_names))
-    return yaml.safe_dump(filled, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return dump_yaml(filled)
 
 
 def masked_env(variables: Mapping[str, str], secret_names: frozenset[str]) -> dict[str, str]:
