@@ -178,9 +178,8 @@ async def test_changed_credentials_replace_the_connection(pool: SSHPool, testbed
 async def test_aborted_connection_reconnects_transparently(pool: SSHPool, testbed: Testbed) -> None:
     target = password_target(testbed)
     await pool.run(target, ["true"])
-    conn = pool._connection_for_tests("main")
-    assert conn is not None
-    conn.abort()
+    assert pool._connection_for_tests("main") is not None
+    await pool._abort_for_tests("main")
     result = await pool.run(target, ["echo", "again"])
     assert result.stdout == "again\n"
     assert pool.stats()["connects_total"] == 2
@@ -266,9 +265,8 @@ async def test_command_cut_off_mid_run_is_not_rerun(pool: SSHPool, testbed: Test
     marker = f"{scratch}/runs"
     running = asyncio.create_task(pool.run(target, ["sh", "-c", 'echo run >> "$1"; sleep 5', "sh", marker]))
     await asyncio.sleep(0.5)
-    conn = pool._connection_for_tests("main")
-    assert conn is not None
-    conn.abort()
+    assert pool._connection_for_tests("main") is not None
+    await pool._abort_for_tests("main")
     with pytest.raises(ConnectionFailed, match="may or may not have completed"):
         await running
     assert Path(marker).read_text() == "run\n"
@@ -405,6 +403,32 @@ async def test_stream_callback_error_stops_the_command(pool: SSHPool, testbed: T
         await pool.stream(password_target(testbed), ["sh", "-c", "echo hi; sleep 30"], on_output)
     assert time.monotonic() - started < 5
     assert pool.stats()["channels_in_use"] == 0
+
+
+async def test_stream_with_a_slow_consumer_pauses_and_loses_no_line(pool: SSHPool, testbed: Testbed) -> None:
+    lines: list[str] = []
+
+    async def on_output(stream: str, line: str) -> None:
+        lines.append(line)
+        if len(lines) % 500 == 0:
+            await asyncio.sleep(0.01)  # lag behind: the queue passes its high-water mark and reading pauses
+
+    result = await pool.stream(password_target(testbed), ["seq", "1", "20000"], on_output)
+    assert lines == [str(n) for n in range(1, 20001)]
+    assert result.exit_status == 0 and pool.stats()["channels_in_use"] == 0
+
+
+async def test_cancelled_call_kills_the_remote_command_and_frees_its_channel(pool: SSHPool, testbed: Testbed) -> None:
+    target = password_target(testbed)
+    running = asyncio.create_task(pool.run(target, ["sleep", "32.75"]))
+    await asyncio.sleep(0.5)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert pool.stats()["channels_in_use"] == 0  # the SSH side unwound before the caller saw the cancel
+    await asyncio.sleep(0.3)
+    survivors = await pool.run(target, ["pgrep", "-f", "sleep 32.75"])
+    assert survivors.exit_status == 1, survivors.stdout
 
 
 # -- files ----------------------------------------------------------------------------------------

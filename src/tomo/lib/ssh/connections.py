@@ -203,7 +203,8 @@ class ConnectionTable:
         return self._pooled.get(key)
 
     def stats(self) -> dict[str, Any]:
-        live = {key: entry for key, entry in self._pooled.items() if not entry.conn.is_closed()}
+        """A snapshot; safe from another thread (the list is copied at once, entries are only read)."""
+        live = {key: entry for key, entry in list(self._pooled.items()) if not entry.conn.is_closed()}
         return {
             "connections": len(live),
             "channels_in_use": sum(entry.in_use for entry in live.values()),

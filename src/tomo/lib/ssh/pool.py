@@ -4,6 +4,11 @@ Connection rules (one per server, bounded channels, reconnect once, replace on c
 :mod:`tomo.lib.ssh.connections`. Timeouts: ``connect_timeout`` covers connecting and logging in;
 ``command_timeout`` (or a call's ``timeout``) runs from the moment the channel is open until the
 command ends, after which the command is killed and CommandTimeout raised.
+
+Loops: the connections live on the pool's own SSH loop (:mod:`tomo.lib.ssh.loop`), so SSH work
+never queues in front of the caller's other tasks. Each public coroutine crosses over exactly once
+(``self._ssh.call``); the private ``_on_ssh_*`` coroutines run over there. ``close_all`` closes
+every connection and stops that loop; the next call starts it again.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from tomo.lib.ssh import sftp as sftp_ops
 from tomo.lib.ssh.command import CommandResult, to_shell
 from tomo.lib.ssh.connect import fetch_host_key_fingerprint, lost_error
 from tomo.lib.ssh.connections import ConnectionTable
-from tomo.lib.ssh.session import CommandSession, LineSink, OnOutput, TailSink, drive
+from tomo.lib.ssh.loop import SSHLoop
+from tomo.lib.ssh.session import CommandSession, LineSink, OnOutput, OutputSink, RelaySink, TailSink, drive
 from tomo.lib.ssh.target import ProbeResult, SSHTarget
 
 log = structlog.get_logger("tomo.ssh")
@@ -45,12 +51,14 @@ class SSHPool:
         max_channels: int = 8,
     ) -> None:
         self._command_timeout = command_timeout
-        self._table = ConnectionTable(
-            connect_timeout=connect_timeout,
-            keepalive_interval=keepalive_interval,
-            keepalive_count_max=keepalive_count_max,
-            max_channels=max_channels,
-        )
+        self._table_options: dict[str, Any] = {
+            "connect_timeout": connect_timeout,
+            "keepalive_interval": keepalive_interval,
+            "keepalive_count_max": keepalive_count_max,
+            "max_channels": max_channels,
+        }
+        self._table = ConnectionTable(**self._table_options)
+        self._ssh = SSHLoop()
 
     async def run(
         self,
@@ -69,10 +77,8 @@ class SSHPool:
         """
         command = to_shell(argv)
         data = stdin.encode() if isinstance(stdin, str) else stdin
-        sink = TailSink(max_output)
-        started = time.perf_counter()
-        status = await self._execute(target, argv, command, sink, self._limit(timeout), data)
-        return _finish(target, argv, status, sink, started, check)
+        limit = self._limit(timeout)
+        return await self._ssh.call(self._on_ssh_run(target, argv, command, limit, data, check, max_output))
 
     async def stream(
         self,
@@ -90,10 +96,13 @@ class SSHPool:
         while it lags, and an exception it raises kills the command and propagates.
         """
         command = to_shell(argv)
-        sink = LineSink(max_output)
+        sink = LineSink(max_output, pause=lambda: self._ssh.call_soon(relay.pause),
+                        resume=lambda: self._ssh.call_soon(relay.resume))  # fmt: skip
+        relay = RelaySink(asyncio.get_running_loop(), sink)
         started = time.perf_counter()
-        runner = asyncio.ensure_future(self._execute(target, argv, command, sink, self._limit(timeout), None))
-        runner.add_done_callback(lambda _: sink.finish())
+        execute = self._execute(target, argv, command, relay, self._limit(timeout), None)
+        runner = asyncio.ensure_future(self._ssh.call(execute))
+        runner.add_done_callback(lambda _: sink.finish())  # after every chunk: both cross in order
         pump = asyncio.ensure_future(sink.pump(on_output))
         try:
             done, _ = await asyncio.wait({runner, pump}, return_when=asyncio.FIRST_EXCEPTION)
@@ -107,16 +116,14 @@ class SSHPool:
             await asyncio.gather(runner, pump, return_exceptions=True)
         return _finish(target, argv, status, sink, started, check)
 
-    async def probe(self, target: SSHTarget) -> ProbeResult:
-        """Connect (or reuse the connection) and run ``true``: host key fingerprint and round-trip time."""
-        reused = self._table.reusable(target)
-        entry = await self._table.get(target)
-        result = await self.run(target, ["true"], check=True)
-        return ProbeResult(fingerprint=entry.fingerprint, latency_ms=result.duration_ms, reused=reused)
+    async def probe(self, target: SSHTarget, *, reconnect: bool = False) -> ProbeResult:
+        """Connect (or reuse the connection unless ``reconnect``) and run ``true``: host key and round-trip time."""
+        return await self._ssh.call(self._on_ssh_probe(target, reconnect))
 
     async def host_key_fingerprint(self, target: SSHTarget) -> str:
         """The SHA256 host key fingerprint a fresh connection sees (key exchange only: no login, no pin)."""
-        return await fetch_host_key_fingerprint(target, connect_timeout=self._table.connect_timeout)
+        timeout = self._table.connect_timeout
+        return await self._ssh.call(fetch_host_key_fingerprint(target, connect_timeout=timeout))
 
     async def put_file(
         self,
@@ -163,17 +170,40 @@ class SSHPool:
 
     async def close(self, key: str) -> None:
         """Close one target's connection (commands running on it fail) and forget its parsed key."""
-        await self._table.close(key)
+        if self._ssh.running:
+            await self._ssh.call(self._table.close(key))
 
     async def close_all(self) -> None:
-        await asyncio.gather(*(self._table.close(key) for key in self._table.target_keys()))
+        """Close every connection and stop the SSH loop (a later call starts afresh)."""
+        if self._ssh.running:
+            table = self._table
+            await self._ssh.call(_close_every(table))
+        self._table = ConnectionTable(**self._table_options)  # its locks belonged to the stopped loop
+        await self._ssh.stop()
 
     def stats(self) -> dict[str, Any]:
         """Connections open, channels in use (total and per target), connections opened so far."""
         return self._table.stats()
 
+    async def _on_ssh_run(
+        self, target: SSHTarget, argv: Sequence[str], command: str, limit: float, stdin: bytes | None, check: bool,
+        max_output: int,
+    ) -> CommandResult:  # fmt: skip
+        sink = TailSink(max_output)
+        started = time.perf_counter()
+        status = await self._execute(target, argv, command, sink, limit, stdin)
+        return _finish(target, argv, status, sink, started, check)
+
+    async def _on_ssh_probe(self, target: SSHTarget, reconnect: bool) -> ProbeResult:
+        if reconnect:
+            await self._table.close(target.key)
+        reused = self._table.reusable(target)
+        entry = await self._table.get(target)
+        result = await self._on_ssh_run(target, ["true"], "true", self._command_timeout, None, True, 1024)
+        return ProbeResult(fingerprint=entry.fingerprint, latency_ms=result.duration_ms, reused=reused)
+
     async def _execute(
-        self, target: SSHTarget, argv: Sequence[str], command: str, sink: TailSink, limit: float, stdin: bytes | None
+        self, target: SSHTarget, argv: Sequence[str], command: str, sink: OutputSink, limit: float, stdin: bytes | None
     ) -> int:
         log.debug("ssh.command", server=target.key, command=command)
         session = CommandSession(sink)
@@ -207,6 +237,16 @@ class SSHPool:
         limit: float,
         work: Callable[[asyncssh.SFTPClient], Awaitable[T]],
     ) -> T:
+        return await self._ssh.call(self._on_ssh_sftp(target, operation, path, limit, work))
+
+    async def _on_ssh_sftp(
+        self,
+        target: SSHTarget,
+        operation: str,
+        path: str,
+        limit: float,
+        work: Callable[[asyncssh.SFTPClient], Awaitable[T]],
+    ) -> T:
         log.debug("ssh.sftp", server=target.key, operation=operation, path=path)
         async with self._table.channel(target, lambda conn: conn.start_sftp_client()) as sftp:
             try:
@@ -226,8 +266,23 @@ class SSHPool:
         return self._command_timeout if timeout is None else timeout
 
     def _connection_for_tests(self, key: str) -> asyncssh.SSHClientConnection | None:
+        """The pooled connection, for reading its details (call its methods through _abort_for_tests)."""
         entry = self._table.lookup(key)
         return None if entry is None else entry.conn
+
+    async def _abort_for_tests(self, key: str) -> None:
+        """Drop the pooled connection abruptly, as a network failure would (on the SSH loop, where it lives)."""
+        entry = self._table.lookup(key)
+        if entry is not None:
+            await self._ssh.call(_abort(entry.conn))
+
+
+async def _close_every(table: ConnectionTable) -> None:
+    await asyncio.gather(*(table.close(key) for key in table.target_keys()))
+
+
+async def _abort(conn: asyncssh.SSHClientConnection) -> None:
+    conn.abort()
 
 
 async def _close_sftp(sftp: asyncssh.SFTPClient) -> None:

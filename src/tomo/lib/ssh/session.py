@@ -1,4 +1,8 @@
-"""One remote command on one SSH channel: collect bounded output, wait with a timeout, kill on expiry."""
+"""One remote command on one SSH channel: collect bounded output, wait with a timeout, kill on expiry.
+
+Everything here runs on the SSH loop (:mod:`tomo.lib.ssh.loop`) except :class:`LineSink`, which
+lives on the caller's loop and is fed across by :class:`RelaySink`.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ _QUEUE_LOW = 256
 class OutputSink(Protocol):
     def feed(self, stream: str, data: bytes) -> None: ...
 
+    def attach(self, channel: asyncssh.SSHClientChannel[bytes]) -> None: ...
+
 
 class TailSink:
     """Keep the last ``limit`` bytes of stdout and of stderr."""
@@ -33,6 +39,9 @@ class TailSink:
     def feed(self, stream: str, data: bytes) -> None:
         self.tails[stream].feed(data)
 
+    def attach(self, channel: asyncssh.SSHClientChannel[bytes]) -> None:
+        """The channel opened (a TailSink never pauses it)."""
+
     def text(self, stream: str) -> str:
         return self.tails[stream].text()
 
@@ -42,12 +51,16 @@ class TailSink:
 
 
 class LineSink(TailSink):
-    """Also cut the output into lines and queue them for ``on_output``, pausing the channel when behind."""
+    """Cut the output into lines and queue them for ``on_output`` on the caller's loop.
 
-    def __init__(self, limit: int) -> None:
+    It lives on the caller's loop; a :class:`RelaySink` on the SSH loop feeds it. ``pause`` and
+    ``resume`` stop and restart reading from the channel while ``on_output`` lags behind.
+    """
+
+    def __init__(self, limit: int, pause: Callable[[], None], resume: Callable[[], None]) -> None:
         super().__init__(limit)
         self.queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
-        self.channel: asyncssh.SSHClientChannel[bytes] | None = None
+        self._pause, self._resume = pause, resume
         self._paused = False
         self._splitters = {name: LineSplitter(self._emitter(name)) for name in self.tails}
 
@@ -57,9 +70,9 @@ class LineSink(TailSink):
     def feed(self, stream: str, data: bytes) -> None:
         super().feed(stream, data)
         self._splitters[stream].feed(data)
-        if self.channel is not None and not self._paused and self.queue.qsize() >= _QUEUE_HIGH:
+        if not self._paused and self.queue.qsize() >= _QUEUE_HIGH:
             self._paused = True
-            self.channel.pause_reading()
+            self._pause()
 
     def finish(self) -> None:
         """Flush unterminated last lines and tell the pump to stop."""
@@ -73,9 +86,32 @@ class LineSink(TailSink):
             result = on_output(*item)
             if inspect.isawaitable(result):
                 await result
-            if self._paused and self.queue.qsize() <= _QUEUE_LOW and self.channel is not None:
+            if self._paused and self.queue.qsize() <= _QUEUE_LOW:
                 self._paused = False
-                self.channel.resume_reading()
+                self._resume()
+
+
+class RelaySink:
+    """On the SSH loop: hand each chunk of output to a :class:`LineSink` on the caller's loop, in order."""
+
+    def __init__(self, caller: asyncio.AbstractEventLoop, lines: LineSink) -> None:
+        self._caller = caller
+        self._lines = lines
+        self.channel: asyncssh.SSHClientChannel[bytes] | None = None
+
+    def feed(self, stream: str, data: bytes) -> None:
+        self._caller.call_soon_threadsafe(self._lines.feed, stream, data)
+
+    def attach(self, channel: asyncssh.SSHClientChannel[bytes]) -> None:
+        self.channel = channel
+
+    def pause(self) -> None:
+        if self.channel is not None:
+            self.channel.pause_reading()
+
+    def resume(self) -> None:
+        if self.channel is not None:
+            self.channel.resume_reading()
 
 
 class CommandSession(asyncssh.SSHClientSession[bytes]):
@@ -95,8 +131,7 @@ class CommandSession(asyncssh.SSHClientSession[bytes]):
 
     def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:
         self.channel = chan
-        if isinstance(self._sink, LineSink):
-            self._sink.channel = chan
+        self._sink.attach(chan)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         stream = "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout"
