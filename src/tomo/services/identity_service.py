@@ -5,7 +5,8 @@ a configured Tomo user (``TOMO_USER`` / ``tomo serve --user``), by default the f
 active admin. With no users at all it is the bootstrap admin (and health_check says
 so). A configured user that does not exist or is inactive gets no role at all, with a
 message saying why. The lookup is reused for up to a second (at once redone after this
-process changes a user), so a burst of calls does not query the users table each time.
+process changes a user), and calls that find it expired share one lookup, so a burst of
+calls does not query the users table each time (nor all at once when the second is up).
 
 HTTP: the bearer token of the current HTTP request decides. The ASGI middleware
 (``lib/http_auth.py``) checks it once per request and leaves the principal in the
@@ -15,6 +16,7 @@ kept per MCP session: the protocol is served sessionless.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -58,6 +60,7 @@ class IdentityService:
         self.configured_user = configured_user.strip().lower() if configured_user else None
         self._principal: Principal | None = None
         self._local: tuple[int, float, Principal] | None = None
+        self._lookup: tuple[int, float, asyncio.Future[Principal]] | None = None
 
     def act_as(self, principal: Principal | None) -> None:
         """Pin every call to ``principal`` (internal callers and tests); None restores normal resolution."""
@@ -117,9 +120,19 @@ class IdentityService:
         cached = self._local
         if cached is not None and cached[0] == generation and now - cached[1] < LOCAL_CACHE_SECONDS:
             return cached[2]
-        principal = await self._lookup_local()
-        self._local = (generation, now, principal)
-        return principal
+        lookup = self._lookup
+        if lookup is None or lookup[0] != generation:
+            lookup = self._lookup = (generation, now, asyncio.ensure_future(self._lookup_local()))
+            lookup[2].add_done_callback(lambda _: self._settle(lookup))
+        return await asyncio.shield(lookup[2])  # one caller giving up does not cancel the others' lookup
+
+    def _settle(self, lookup: tuple[int, float, asyncio.Future[Principal]]) -> None:
+        """Keep a finished lookup's principal (timed from when it started); a failed one is simply forgotten."""
+        if self._lookup is lookup:
+            self._lookup = None
+        generation, started, future = lookup
+        if not future.cancelled() and future.exception() is None and generation == self.users.generation:
+            self._local = (generation, started, future.result())
 
     async def _lookup_local(self) -> Principal:
         if self.configured_user is not None:

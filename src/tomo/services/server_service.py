@@ -178,7 +178,7 @@ class ServerService:
         System info comes along: read now when none is cached or the cached copy is older than
         SYSTEM_INFO_MAX_AGE, else the cached copy (reading it runs the docker CLI on the server).
         """
-        server = await self.get(ref)
+        server, _ = await self.ssh.lookup(ref)  # the record and the credentials in one read
         info = server.system_info
         stale = info is None or utcnow() - info.collected_at > SYSTEM_INFO_MAX_AGE
         try:

@@ -27,6 +27,7 @@ from tomo.database.types import utcnow
 from tomo.errors import ServerNotFound
 from tomo.lib.encryption import Encryptor
 from tomo.lib.ssh.command import CommandResult
+from tomo.models.server import Server
 from tomo.services.settings_service import SettingsService
 
 if TYPE_CHECKING:
@@ -151,6 +152,19 @@ class SSHService:
         cached = self._targets.get(server_id.lower())
         if cached is not None:
             return cached
+        return (await self._load(server_id))[1]
+
+    async def lookup(self, server_id: str) -> tuple[Server, SSHTarget]:
+        """The server's current record and how to reach it, in one database read."""
+        cached = self._targets.get(server_id.lower())
+        if cached is None:
+            return await self._load(server_id)
+        server = await self.repo.find(cached.key)
+        if server is None:  # deleted meanwhile
+            raise server_not_found(server_id)
+        return server, cached
+
+    async def _load(self, server_id: str) -> tuple[Server, SSHTarget]:
         generation = self._generation
         found = await self.repo.find_with_credentials(server_id)
         if found is None:
@@ -166,7 +180,7 @@ class SSHService:
         )  # fmt: skip
         if generation == self._generation:
             self._targets[server.id] = self._targets[server.name.lower()] = target
-        return target
+        return server, target
 
     def invalidate(self, server_id: str) -> None:
         """Forget the cached target of a server (after its record changed)."""
@@ -256,16 +270,14 @@ class SSHService:
     async def probe(self, server_id: str, *, reconnect: bool = False) -> ProbeOutcome:
         """Connect (reusing the pooled connection unless ``reconnect``) and run ``true``; pins on first use."""
         target = await self.target(server_id)
-        if reconnect:
-            await self.pool.close(target.key)
         if target.pinned_fingerprint is None:
             async with self._pin_lock(target.key):
                 target = await self.target(server_id)
                 if target.pinned_fingerprint is None:
-                    probe = await self.pool.get().probe(target)
+                    probe = await self.pool.get().probe(target, reconnect=reconnect)
                     await self._pin(target, probe.fingerprint)
                     return ProbeOutcome(probe.fingerprint, probe.latency_ms, probe.reused, newly_pinned=True)
-        probe = await self.pool.get().probe(target)
+        probe = await self.pool.get().probe(target, reconnect=reconnect)
         return ProbeOutcome(probe.fingerprint, probe.latency_ms, probe.reused, newly_pinned=False)
 
     async def presented_fingerprint(self, server_id: str) -> str:

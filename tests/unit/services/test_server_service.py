@@ -82,7 +82,9 @@ class FakePool:
             raise CommandFailed("failed")
         return result
 
-    async def probe(self, target: SSHTarget) -> FakeProbe:
+    async def probe(self, target: SSHTarget, *, reconnect: bool = False) -> FakeProbe:
+        if reconnect:
+            await self.close(target.key)
         reused = self._login(target)
         self.probes.append(target)
         return FakeProbe(self.fingerprint, 2.5, reused)

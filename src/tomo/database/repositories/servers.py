@@ -25,9 +25,18 @@ def _to_server(row: sa.Row[Any]) -> Server:
     return Server(**values, system_info=SystemInfo.model_validate(info) if info else None)
 
 
-def _by_ref(ref: str) -> sa.ColumnElement[bool]:
-    """Match a server by id, or by name regardless of case."""
-    return sa.or_(servers.c.id == ref, sa.func.lower(servers.c.name) == ref.lower())
+def _find_by_ref(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """The server with id ``:ref``, else the one named ``:name`` (lower-cased): built once, run with parameters.
+
+    These lookups run on every server tool call; building the statement each time cost as much as the query.
+    """
+    ref, name = sa.bindparam("ref", type_=sa.String), sa.bindparam("name", type_=sa.String)
+    matches = sa.or_(servers.c.id == ref, sa.func.lower(servers.c.name) == name)
+    return sa.select(*columns).where(matches).order_by((servers.c.id == ref).desc()).limit(1)
+
+
+_FIND = _find_by_ref(*_PUBLIC)
+_FIND_WITH_CREDENTIALS = _find_by_ref(*servers.c)
 
 
 @contextmanager
@@ -53,16 +62,14 @@ class ServerRepository:
 
     async def find(self, ref: str) -> Server | None:
         """The server with this id, else the one with this name (case-insensitive)."""
-        query = sa.select(*_PUBLIC).where(_by_ref(ref)).order_by((servers.c.id == ref).desc()).limit(1)
         async with self.database.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_FIND, {"ref": ref, "name": ref.lower()})).first()
         return _to_server(row) if row else None
 
     async def find_with_credentials(self, ref: str) -> tuple[Server, str] | None:
         """Like :meth:`find`, plus the encrypted credentials token."""
-        query = sa.select(servers).where(_by_ref(ref)).order_by((servers.c.id == ref).desc()).limit(1)
         async with self.database.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_FIND_WITH_CREDENTIALS, {"ref": ref, "name": ref.lower()})).first()
         return (_to_server(row), row.credentials) if row else None
 
     async def name_owner(self, name: str) -> str | None:
