@@ -57,6 +57,11 @@ class LogRepository:
             result = await conn.execute(audit_log.insert().values(**values).returning(audit_log.c.id))
             return int(result.scalar_one())
 
+    async def add_audits(self, rows: list[dict[str, Any]]) -> None:
+        """Insert several audit records (all with the same keys) in one transaction."""
+        async with self.database.begin() as conn:
+            await conn.execute(audit_log.insert(), rows)
+
     async def query_logs(self, q: LogQuery, levels: list[str] | None) -> tuple[list[LogEntry], int]:
         conditions: list[sa.ColumnElement[bool]] = []
         if levels:
