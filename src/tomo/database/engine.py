@@ -43,6 +43,12 @@ def migration_heads() -> set[str]:
     return revisions - parents
 
 
+#: SQLite connections are cheap to keep (one idle aiosqlite thread each). With the default pool (5, plus 10
+#: overflow connections closed again on return) every burst of concurrent tool calls opened and closed
+#: connections: a thread start and four PRAGMAs each, on the event loop's critical path.
+_SQLITE_POOL: dict[str, Any] = {"pool_size": 16, "max_overflow": 16}
+
+
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -60,7 +66,8 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self._ensure_sqlite_dir(url)
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
+        pool = _SQLITE_POOL if self.is_sqlite else {"pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(url, **pool)
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self.revisions: set[str] = set()
