@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -398,17 +399,80 @@ def priorities(pids: list[int], nice: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def measured_apart_from_the_testbed(testbed: Testbed) -> Iterator[None]:
-    """Give Tomo's threads priority over the testbed's sshd sessions while measuring.
+def cpus(pids: list[int], allowed: set[int]) -> Iterator[None]:
+    """Restrict some threads/processes to ``allowed`` CPUs for a while (children forked meanwhile inherit it)."""
+    before: dict[int, set[int]] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            before[pid] = os.sched_getaffinity(pid)
+            os.sched_setaffinity(pid, allowed)
+    try:
+        yield
+    finally:
+        for pid, mask in before.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(pid, mask)
 
-    The testbed's "remote" servers share this machine's two CPUs with Tomo (a real server has its own), and
-    other test runs may share them too; an SSH login costs the server tens of milliseconds of CPU. Tomo's
-    threads (Linux keeps a priority per thread; threads started meanwhile inherit it) run at nice -10 and new
-    sshd sessions at nice 10, so the measurement shows what Tomo's own code does to its event loop.
+
+@contextlib.contextmanager
+def this_process_first() -> Iterator[None]:
+    """Run this process's threads at nice -10 and, when allowed, under the lowest real-time priority (SCHED_RR).
+
+    Other programs on this machine (other test runs, benchmarks) then wait while Tomo has work, as they would on
+    a machine of its own. Threads started meanwhile inherit it; on exit every thread gets its old settings back
+    (threads started meanwhile those of the main thread). The kernel still keeps 5% of each second for others.
+    """
+    def threads() -> list[int]:
+        return [int(tid) for tid in os.listdir("/proc/self/task")]
+
+    main = threading.get_native_id()
+    before = {tid: (os.getpriority(os.PRIO_PROCESS, tid), os.sched_getscheduler(tid), os.sched_getparam(tid))
+              for tid in threads()}  # fmt: skip
+    realtime = os.sched_param(os.sched_get_priority_min(os.SCHED_RR))
+    for tid in before:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, -10)
+            os.sched_setscheduler(tid, os.SCHED_RR, realtime)
+    try:
+        yield
+    finally:
+        for tid in threads():
+            nice, policy, param = before.get(tid, before[main])
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(tid, policy, param)
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def _with_descendants(roots: list[int]) -> list[int]:
+    """``roots`` and every process below them (sshd forks a process per connection)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(pid)
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+@contextlib.contextmanager
+def measured_apart_from_the_testbed(testbed: Testbed) -> Iterator[None]:
+    """Give the testbed's "remote servers" a CPU of their own, and Tomo the other, while measuring.
+
+    A real server is another machine; the testbed's sshd and dockerd share this machine's two CPUs with Tomo,
+    and an SSH login costs the server tens of milliseconds of CPU. So the daemons and the processes they fork
+    (which inherit it) run on the last CPU at nice 10, and this process (Tomo, its SSH thread and both
+    clients) on the other CPUs, ahead of unrelated programs (this_process_first). The load, the clients and
+    every sample stay as they are: the measurement shows what Tomo's own code does to its event loop.
     """
     tomo_threads = [int(tid) for tid in os.listdir("/proc/self/task")]
-    sshd = [int(path.read_text()) for path in (testbed.dir / "run").glob("sshd-*.pid")]
-    with priorities(tomo_threads, -10), priorities(sshd, 10):
+    daemons = _with_descendants([int(path.read_text()) for path in (testbed.dir / "run").glob("*.pid")])
+    available = sorted(os.sched_getaffinity(0))
+    remote, local = ({available[-1]}, set(available[:-1])) if len(available) > 1 else (set(available),) * 2
+    with cpus(daemons, remote), cpus(tomo_threads, local), priorities(daemons, 10), this_process_first():
         yield
 
 
@@ -447,27 +511,13 @@ async def _tomo_load(call: ToolCaller, names: list[str]) -> None:
     assert all(answer.envelope["success"] for answer in answers), [a.envelope for a in answers if a.is_error]
 
 
-async def _same_load_without_tomo(testbed: Testbed) -> None:
-    """The same remote work done by OpenSSH client processes: what this machine does to latency by itself."""
-    ssh = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-           "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i", str(testbed.key), "-l", testbed.user]  # fmt: skip
-    runs = [[*ssh, "-p", str(port), testbed.host, "true"] for port in testbed.extra_ports]
-    runs += [[*ssh, "-p", str(testbed.port), testbed.host, LONG_COMMAND]] * 6
-    processes = [await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL) for argv in runs]
-    assert [await process.wait() for process in processes] == [0] * len(runs)
-
-
-
 async def test_health_check_stays_fast_while_servers_are_tested_and_commands_run(
     tomo_app: TomoApp, call: ToolCaller, testbed: Testbed
 ) -> None:
-    """test_connection on 12 servers (half with passphrase-protected RSA keys, fresh connections) and 6 long
-    commands at once, while another client calls health_check.
+    """test_connection on 12 servers (half with passphrase-protected RSA keys, fresh connections, credentials
+    decrypted again) and 6 long commands at once, while another client calls health_check: p99 under 20 ms.
 
-    Bound: p99 < 20 ms, or, where this machine cannot offer that (the testbed's sshd shares Tomo's two CPUs,
-    other test runs may too), no worse than the p99 measured just before while OpenSSH client processes do the
-    same remote work with Tomo idle. Up to three rounds, passing on the first that holds. A Tomo that parses
-    keys on the event loop fails every round (checked by patching ConnectionTable._client_key to do so).
+    Up to HEALTH_ATTEMPTS rounds (other work on this machine adds noise); the last one must hold.
     """
     await call("update_settings", settings={"allow_execute_command": True})
     for index, port in enumerate(testbed.extra_ports):
@@ -477,13 +527,12 @@ async def test_health_check_stays_fast_while_servers_are_tested_and_commands_run
     names = [f"extra-{port}" for port in testbed.extra_ports]
     await asyncio.gather(*(call("test_connection", server_id=name) for name in names))  # system info cached
     ssh: SSHService = tomo_app.services["ssh_service"]
-    rounds: list[tuple[float, float]] = []  # (p99 with Tomo doing the work, bound for that round)
+    rounds: list[float] = []
     with measured_apart_from_the_testbed(testbed):
-        while len(rounds) < HEALTH_ATTEMPTS and (not rounds or rounds[-1][0] >= rounds[-1][1]):
-            floor = max(HEALTH_P99_MS, await _health_p99_while(tomo_app, _same_load_without_tomo(testbed)))
+        while len(rounds) < HEALTH_ATTEMPTS and (not rounds or rounds[-1] >= HEALTH_P99_MS):
             for name in names:  # decrypt the credentials again too
                 ssh.invalidate((await ssh.target(name)).key)
-            rounds.append((await _health_p99_while(tomo_app, _tomo_load(call, names)), floor))
-    summary = ", ".join(f"{p99:.1f} ms (bound {bound:.1f})" for p99, bound in rounds)
+            rounds.append(await _health_p99_while(tomo_app, _tomo_load(call, names)))
+    summary = ", ".join(f"{p99:.1f} ms" for p99 in rounds)
     print(f"\nhealth_check p99 per round: {summary}")  # noqa: T201
-    assert rounds[-1][0] < rounds[-1][1], f"health_check p99 per round: {summary}"
+    assert rounds[-1] < HEALTH_P99_MS, f"health_check p99 per round: {summary} (bound {HEALTH_P99_MS:g} ms)"
