@@ -31,7 +31,7 @@ async def listed(app: TomoApp) -> list[dict[str, Any]]:
         return [tool.model_dump(mode="json") for tool in await client.list_tools()]
 
 
-def count_derivations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def record_derivations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the names of tools whose schema FastMCP derives (cache misses)."""
     derived: list[str] = []
     original = Tool.from_function
@@ -49,7 +49,7 @@ async def test_second_start_reuses_saved_schemas_and_lists_identical_tools(
 ) -> None:
     config = TomoConfig(data_dir=tmp_path / "data")
     first = build_app(config)
-    derived = count_derivations(monkeypatch)
+    derived = record_derivations(monkeypatch)
     second = build_app(config)
     assert derived == []
     assert await listed(second) == await listed(first)  # (also migrates the database the listing reads)
@@ -68,7 +68,7 @@ def test_edited_tool_source_makes_the_next_start_derive_again(tmp_path: Path, mo
     build_app(config, tool_packages=(package,))
     tools_py = tmp_path / "pkgs" / package / "echo" / "tools.py"
     tools_py.write_text(tools_py.read_text() + "\n# edited\n")
-    derived = count_derivations(monkeypatch)
+    derived = record_derivations(monkeypatch)
     build_app(config, tool_packages=(package,))
     assert "echo_text" in derived
 
