@@ -1,7 +1,9 @@
 """SSH transport: pooled asyncssh connections, argv-only commands, SFTP, host key pinning.
 
 The only module in Tomo that talks to asyncssh; every asyncssh/OSError failure is translated
-here into the domain errors of :mod:`tomo.errors`.
+here into the domain errors of :mod:`tomo.errors`. The connections live on a private event loop
+in a thread of their own (:mod:`tomo.lib.ssh.loop`), so SSH work never queues in front of the
+caller's other tasks; SSHPool's coroutines are awaited from the caller's loop as usual.
 
 Importing asyncssh costs about 120 ms, and start-up is on the hot path of every desktop-client
 launch, so the names that need it (SSHPool, SSHTarget, ProbeResult, parse_private_key, OnOutput)

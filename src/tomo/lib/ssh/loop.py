@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from tomo.errors import ConnectionFailed
+
 T = TypeVar("T")
 
 #: How long a cancelled caller waits for the SSH side to unwind (kill the command, free the slot).
@@ -49,18 +51,21 @@ class SSHLoop:
         outcome: asyncio.Future[T] = caller.create_future()
         outcome.add_done_callback(_mark_retrieved)
         tasks: list[asyncio.Task[T]] = []
+        cancelling: list[bool] = []  # set when the caller cancels; any other cancellation is a shutdown
         context = contextvars.copy_context()  # log fields bound by the caller stay bound over there
 
         def start() -> None:
             task = loop.create_task(coro, context=context)
             tasks.append(task)
-            task.add_done_callback(lambda done: caller.call_soon_threadsafe(_copy_outcome, done, outcome))
+            task.add_done_callback(lambda done: caller.call_soon_threadsafe(_copy_outcome, done, outcome, cancelling))
 
         loop.call_soon_threadsafe(start)
         try:
             return await asyncio.shield(outcome)
         except asyncio.CancelledError:
-            loop.call_soon_threadsafe(_cancel_all, tasks)  # runs after start(): one thread, FIFO
+            cancelling.append(True)
+            with contextlib.suppress(RuntimeError):  # the SSH loop is already closed: nothing left to cancel
+                loop.call_soon_threadsafe(_cancel_all, tasks)  # runs after start(): one thread, FIFO
             await asyncio.wait({outcome}, timeout=UNWIND_TIMEOUT_S)
             raise
 
@@ -102,11 +107,15 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-def _copy_outcome(task: asyncio.Task[T], outcome: asyncio.Future[T]) -> None:
+def _copy_outcome(task: asyncio.Task[T], outcome: asyncio.Future[T], cancelling: list[bool]) -> None:
     if outcome.done():
         return
-    if task.cancelled():
+    if task.cancelled() and cancelling:
         outcome.cancel()
+    elif task.cancelled():
+        outcome.set_exception(
+            ConnectionFailed("Tomo's SSH connections were shut down while this call was running; retry it")
+        )
     elif (exc := task.exception()) is not None:
         outcome.set_exception(exc)
     else:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tomo.errors import ConnectionFailed
 from tomo.lib.ssh.loop import SSHLoop
 
 REQUEST = contextvars.ContextVar("request", default="none")
@@ -83,3 +84,17 @@ async def test_stop_ends_the_thread_and_the_next_call_starts_a_new_one(ssh_loop:
     assert not ssh_loop.running and not first.is_alive()
     second = await ssh_loop.call(thread())
     assert second is not first and second.is_alive()
+
+
+async def test_stopping_the_loop_fails_running_calls_with_connection_failed(ssh_loop: SSHLoop) -> None:
+    started = threading.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    caller = asyncio.create_task(ssh_loop.call(slow()))
+    await asyncio.to_thread(started.wait, 2)
+    await ssh_loop.stop()
+    with pytest.raises(ConnectionFailed, match="shut down"):
+        await asyncio.wait_for(caller, timeout=2)
