@@ -172,36 +172,6 @@ class CatalogApp(BaseModel):
             seen.add(item.env_name)
         return self
 
-    def summary(self, repo_id: str | None = None) -> CatalogAppSummary:
-        """The compact view of this app for lists."""
-        return CatalogAppSummary(
-            id=self.id,
-            name=self.name,
-            title=self.title,
-            tagline=self.tagline,
-            category=self.category,
-            tags=list(self.tags),
-            version=self.version,
-            icon=self.icon,
-            featured=self.featured,
-            repo_id=repo_id,
-        )
-
-
-class CatalogAppSummary(BaseModel):
-    """The compact view of a catalog app, for search results and lists."""
-
-    id: str
-    name: str
-    title: str
-    tagline: str = ""
-    category: str = "other"
-    tags: list[str] = Field(default_factory=list)
-    version: str = ""
-    icon: str | None = None
-    featured: bool = False
-    repo_id: str | None = None
-
 
 class SkippedApp(BaseModel):
     """A catalog entry that was not imported, and why."""

@@ -32,8 +32,8 @@ class MarketplaceTools:
         """List the marketplace's catalog repositories with their app count, last sync, status and format.
 
         The built-in catalog (name "builtin") ships with Tomo and is always there; others are git
-        repositories added with add_repo. A repository whose status is "error" shows the reason in
-        last_error; sync_repo retries it.
+        repositories added with add_repo. A repository whose status is "error" (the last sync failed) or
+        "interrupted" (Tomo stopped while it synced) shows the reason in last_error; sync_repo retries it.
         """
         repos = await self.marketplace.list_repos()
         return Reply(f"{len(repos)} repositories.", {"repos": repos})
