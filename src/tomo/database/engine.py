@@ -8,9 +8,11 @@ import). Only when they differ is Alembic imported and run.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,14 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Set while this task holds the SQLite write turn. SQLite lets one writer in at a time and makes the others
+#: wait in its busy handler, which sleeps in growing steps (1, 2, 5, 10 ms, ...) and retries: a burst of
+#: concurrent writes then costs far more than the writes. Taking turns in-process wakes the next writer the
+#: moment the last one commits; the busy timeout still covers other processes (the CLI). A transaction
+#: opened while the turn is held (nested, or in a task started inside it) does not wait for itself.
+_WRITING: ContextVar[bool] = ContextVar("tomo_sqlite_writing", default=False)
+
+
 class Database:
     """Owns the async engine; repositories borrow connections from it."""
 
@@ -71,6 +81,7 @@ class Database:
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self.revisions: set[str] = set()
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -80,10 +91,23 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A connection inside a transaction that commits on success and rolls back on error."""
-        with _translated_errors():
-            async with self.engine.begin() as conn:
-                yield conn
+        """A connection inside a transaction that commits on success and rolls back on error.
+
+        On SQLite, Tomo's own write transactions take turns (see :data:`_WRITING`).
+        """
+        if self._write_lock is None or _WRITING.get():
+            with _translated_errors():
+                async with self.engine.begin() as conn:
+                    yield conn
+            return
+        async with self._write_lock:
+            token = _WRITING.set(True)
+            try:
+                with _translated_errors():
+                    async with self.engine.begin() as conn:
+                        yield conn
+            finally:
+                _WRITING.reset(token)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
