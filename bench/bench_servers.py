@@ -9,7 +9,9 @@ connections (reconnect=true: key exchange and login) and on the pooled ones. Tar
 15 ms; the fresh fan-out round within 2x of one server.
 
 The testbed's sshd instances run on this machine: their CPU (an SSH login costs the server tens of
-milliseconds) competes with Tomo's, which a fan-out to real servers does not.
+milliseconds) competes with Tomo's, which a fan-out to real servers does not. So the same fresh fan-out is
+also timed with plain asyncssh (connect, run `true`, close; no Tomo), and the machine's CPU time per round
+is printed: a round that keeps every core busy is bounded by this machine, not by Tomo.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("FASTMCP_LOG_ENABLED", "false")
 
+import asyncssh  # noqa: E402
 from _stats import print_table, row  # noqa: E402
 from fastmcp import Client  # noqa: E402
 from tests.testbed import Testbed, load_testbed  # noqa: E402
@@ -48,6 +52,46 @@ async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> list[float]
         await call()
         samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+class CPUMeter:
+    """Per-round CPU time of the whole machine (/proc/stat) and of this process, in ms."""
+
+    def __init__(self) -> None:
+        self.machine: list[float] = []
+        self.process: list[float] = []
+
+    def wrap(self, call: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        async def measured() -> None:
+            machine, process = _machine_busy_ms(), _process_cpu_ms()
+            await call()
+            self.machine.append(_machine_busy_ms() - machine)
+            self.process.append(_process_cpu_ms() - process)
+
+        return measured
+
+
+def _machine_busy_ms() -> float:
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) * 1000 / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def _process_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def raw_fanout(testbed: Testbed, ports: list[int]) -> Callable[[], Awaitable[object]]:
+    """The fresh fan-out with plain asyncssh: connect (testbed host keys pinned), run `true`, close."""
+    host_keys = [asyncssh.read_public_key(path) for path in sorted(testbed.dir.glob("hostkeys/*/*.pub"))]
+
+    async def one(port: int) -> None:
+        async with asyncssh.connect(testbed.host, port=port, username=testbed.user, client_keys=[str(testbed.key)],
+                                    known_hosts=(host_keys, [], [])) as conn:  # fmt: skip
+            await conn.run("true", check=True)
+
+    return lambda: asyncio.gather(*(one(port) for port in ports))
 
 
 class Caller:
@@ -93,9 +137,15 @@ async def run(runs: int, rounds: int, count: int) -> int:
             await timed(20, execute)
             execute_ms = await timed(runs, execute)
             single_ms = await timed(rounds, lambda: call("test_connection", server_id=main, reconnect=True))
-            fanout_ms = await timed(rounds, fanout(True))
+            tomo_cpu = CPUMeter()
+            fanout_ms = await timed(rounds, tomo_cpu.wrap(fanout(True)))
             pooled_ms = await timed(rounds * 5, lambda: call("test_connection", server_id=main))
             pooled_fanout_ms = await timed(rounds * 5, fanout(False))
+    ports = list((testbed.port, *testbed.extra_ports)[:count])
+    raw_cpu = CPUMeter()
+    await timed(2, raw_fanout(testbed, ports))
+    raw_single_ms = await timed(rounds, raw_fanout(testbed, ports[:1]))
+    raw_fanout_ms = await timed(rounds, raw_cpu.wrap(raw_fanout(testbed, ports)))
     print_table(
         f"server tools over MCP (in-memory client) against {testbed.user}@{testbed.host}",
         [
@@ -104,8 +154,19 @@ async def run(runs: int, rounds: int, count: int) -> int:
             row(f"test_connection, {len(names)} servers at once, fresh", fanout_ms),
             row("test_connection, 1 server, pooled connection", pooled_ms),
             row(f"test_connection, {len(names)} servers at once, pooled", pooled_fanout_ms),
+            row("plain asyncssh (no Tomo), 1 server, fresh", raw_single_ms),
+            row(f"plain asyncssh (no Tomo), {len(ports)} servers at once, fresh", raw_fanout_ms),
         ],
     )
+    cores = os.cpu_count() or 1
+    for label, meter, wall in (("Tomo", tomo_cpu, fanout_ms), ("plain asyncssh", raw_cpu, raw_fanout_ms)):
+        machine, process = statistics.median(meter.machine), statistics.median(meter.process)
+        print(f"fresh fan-out round, {label}: machine CPU {machine:.0f} ms (this process {process:.0f} ms, the "
+              f"rest mostly the testbed's sshd) over {statistics.median(wall):.0f} ms wall; a round cannot take "
+              f"less than {machine / cores:.0f} ms on {cores} cores")
+    raw_ratio = statistics.median(raw_fanout_ms) / statistics.median(raw_single_ms)
+    print(f"plain asyncssh fresh fan-out over {len(ports)} servers / one server (medians): {raw_ratio:.2f}x "
+          "(what this machine allows)")
     p50 = statistics.median(execute_ms)
     pooled_ratio = statistics.median(pooled_fanout_ms) / statistics.median(pooled_ms)
     print(f"\npooled fan-out over {len(names)} servers / one server (medians): {pooled_ratio:.2f}x")
