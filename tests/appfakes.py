@@ -56,7 +56,7 @@ Failure = CommandResult | TomoError | Callable[[], Awaitable[CommandResult]]
 
 
 class FakeRunner:
-    """Stands in for SSHService (run, stream, put_file, makedirs)."""
+    """Stands in for SSHService (run, stream, put_file, makedirs, get_file)."""
 
     def __init__(self, server: FakeServer | None = None) -> None:
         self.server = server or FakeServer()
@@ -198,6 +198,13 @@ class FakeRunner:
                        timeout: float | None = None) -> None:
         self.calls.append(("mkdir", [remote_path]))
         self.server.paths.add(remote_path)
+
+    async def get_file(self, server_id: str, remote_path: str, *, max_bytes: int = 1_000_000,
+                       timeout: float | None = None) -> bytes:
+        self.calls.append(("get", [remote_path]))
+        if remote_path not in self.files:
+            raise CommandFailed(f"SFTP read of {remote_path} on the fake server failed: No such file")
+        return self.files[remote_path][0][:max_bytes]
 
 
 class FakeMarketplace:

@@ -27,7 +27,7 @@ from tomo.lib.config import TomoConfig
 from tomo.lib.encryption import Encryptor
 from tomo.lib.middleware import TomoMiddleware
 from tomo.lib.security import PasswordHasher
-from tomo.lib.tool_loader import DEFAULT_PACKAGES, load_tools, register_all_tools
+from tomo.lib.tool_loader import DEFAULT_PACKAGES, load_modules, register_all_tools, register_views
 from tomo.lib.tool_schemas import CACHE_FILE, SchemaCache
 from tomo.lib.tool_wrapper import ToolRuntime
 from tomo.lib.tooling import ToolPolicy
@@ -206,7 +206,9 @@ def build_app(
         mask_error_details=True,
     )
     schema_cache = SchemaCache.load(config.data_dir / CACHE_FILE, tool_packages)
-    policies.update(register_all_tools(app.mcp, load_tools(services, runtime, tool_packages, schema_cache)))
+    loaded = load_modules(services, runtime, tool_packages, schema_cache)
+    policies.update(register_all_tools(app.mcp, loaded.tools))
+    register_views(app.mcp, loaded.views)
     schema_cache.save()
     app.policies = policies
     return app

@@ -136,6 +136,19 @@ async def test_anonymous_may_only_reach_login_and_basic_health_check(server: Ser
     assert (await post(server, rpc("resources/list"))).status_code == 401
 
 
+async def test_resources_and_prompts_need_a_token_and_serve_a_viewer(server: Server) -> None:
+    read = rpc("resources/read", uri="tomo://servers")
+    prompt = rpc("prompts/get", name="diagnose_server", arguments={"server_id": "nas"})
+    assert (await post(server, read)).status_code == 401
+    assert (await post(server, prompt)).status_code == 401
+    _, token = await new_user(server, "rita", "viewer")
+    async with mcp_client(server.url, token) as client:
+        servers = await client.read_resource("tomo://servers")
+        diagnose = await client.get_prompt("diagnose_server", {"server_id": "nas"})
+    assert json.loads(servers.contents[0].text) == {"servers": []}
+    assert "get_server(server_id='nas')" in diagnose.messages[0].content.text
+
+
 async def test_missing_malformed_and_foreign_tokens_are_refused(server: Server) -> None:
     user_id, token = await new_user(server, "forger-victim", "admin")
     session_id = jwt.decode(token, JWT_SECRET, algorithms=["HS256"], issuer="tomo")["sid"]

@@ -3,8 +3,10 @@
 For each package: import ``<package>.<module>.tools``, find its one ``*Tools``
 class, build it by matching constructor parameter names to the dependency map,
 and register every public method (name = method name, description = docstring)
-through the tool wrapper. Adding a module means adding a folder. Any problem
-fails start-up with a :class:`ToolLoadError` naming the class and parameter.
+through the tool wrapper. A method marked ``@tomo_resource`` or ``@tomo_prompt``
+becomes that MCP resource or prompt instead (see ``lib/view_wrapper.py``), never a
+tool. Adding a module means adding a folder. Any problem fails start-up with a
+:class:`ToolLoadError` naming the class and parameter.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import structlog
 from fastmcp import FastMCP
+from fastmcp.resources import Resource, ResourceTemplate
 from fastmcp.tools import Tool
 
 from tomo.lib.tool_schemas import SchemaCache, build_tool
 from tomo.lib.tool_wrapper import ToolRuntime
-from tomo.lib.tooling import ToolPolicy
+from tomo.lib.tooling import ToolPolicy, ViewSpec, view_spec
+from tomo.lib.view_wrapper import View, build_view
 
 logger = structlog.get_logger("tomo.tool_loader")
 
@@ -41,6 +45,14 @@ class LoadedTool:
     tool: Tool
     policy: ToolPolicy
     module: str
+
+
+@dataclass
+class LoadedModules:
+    """Everything the tool modules declare: tools (with their policies), resources and prompts."""
+
+    tools: list[LoadedTool] = field(default_factory=list)
+    views: list[View] = field(default_factory=list)
 
 
 def discover_tool_modules(package: str) -> list[str]:
@@ -115,17 +127,17 @@ def _policy_for(cls: type, name: str, method: Callable[..., Any]) -> ToolPolicy:
     return ToolPolicy.from_meta(tomo_meta, read_only)
 
 
-def load_tools(
+def load_modules(
     dependencies: Mapping[str, Any],
     runtime: ToolRuntime,
     packages: Sequence[str] = DEFAULT_PACKAGES,
     schema_cache: SchemaCache | None = None,
-) -> list[LoadedTool]:
-    """Discover, build and wrap every tool of the given packages (nothing is registered yet).
+) -> LoadedModules:
+    """Discover, build and wrap every tool, resource and prompt of the given packages (nothing is registered yet).
 
     Input schemas come from ``schema_cache`` when it holds them (see ``lib/tool_schemas.py``).
     """
-    loaded: list[LoadedTool] = []
+    loaded = LoadedModules()
     seen: dict[str, str] = {}
     for package in packages:
         for module_name in discover_tool_modules(package):
@@ -135,9 +147,24 @@ def load_tools(
                 if name in seen:
                     raise ToolLoadError(f"tool '{name}' is defined by both {seen[name]} and {cls.__name__}")
                 seen[name] = cls.__name__
+                spec = view_spec(method)
+                if spec is not None:
+                    loaded.views.append(_view_for(cls, name, method, spec, runtime))
+                    continue
                 policy = _policy_for(cls, name, method)
-                loaded.append(LoadedTool(build_tool(method, policy, runtime, schema_cache), policy, module_name))
+                loaded.tools.append(LoadedTool(build_tool(method, policy, runtime, schema_cache), policy, module_name))
     return loaded
+
+
+def _view_for(cls: type, name: str, method: Callable[..., Any], spec: ViewSpec, runtime: ToolRuntime) -> View:
+    if getattr(method, "__fastmcp__", None) is not None:
+        raise ToolLoadError(f"{cls.__name__}.{name} is marked both as a tool and as a resource or prompt")
+    if not inspect.iscoroutinefunction(method):
+        raise ToolLoadError(f"{cls.__name__}.{name} must be 'async def'")
+    try:
+        return build_view(method, spec, runtime)
+    except (TypeError, ValueError) as exc:
+        raise ToolLoadError(f"{cls.__name__}.{name} cannot become a resource or prompt: {exc}") from exc
 
 
 def register_all_tools(mcp: FastMCP, tools: Iterable[LoadedTool]) -> dict[str, ToolPolicy]:
@@ -148,3 +175,14 @@ def register_all_tools(mcp: FastMCP, tools: Iterable[LoadedTool]) -> dict[str, T
         policies[item.tool.name] = item.policy
     logger.debug("tools_registered", count=len(policies))
     return policies
+
+
+def register_views(mcp: FastMCP, views: Iterable[View]) -> None:
+    """Add the resources, resource templates and prompts to the server."""
+    for view in views:
+        if isinstance(view, ResourceTemplate):
+            mcp.add_template(view)
+        elif isinstance(view, Resource):
+            mcp.add_resource(view)
+        else:
+            mcp.add_prompt(view)

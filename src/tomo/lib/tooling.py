@@ -124,3 +124,61 @@ def end_call_secrets(token: Any) -> None:
 def reset_current_principal(token: Any) -> None:
     """Undo :func:`set_current_principal`."""
     _current_principal.reset(token)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """A read-only MCP resource (``uri`` set) or a prompt (``uri`` None) declared on a *Tools method.
+
+    The tool loader registers such a method as that resource or prompt, never as a tool. Reads
+    run as the caller, need ``role`` and are not audited.
+    """
+
+    title: str
+    uri: str | None = None
+    role: Role = Role.VIEWER
+
+    @property
+    def is_resource(self) -> bool:
+        """A resource (or resource template, when the URI has ``{...}`` parameters), not a prompt."""
+        return self.uri is not None
+
+
+VIEW_ATTRIBUTE = "__tomo_view__"
+
+
+def tomo_resource(uri: str, *, title: str, role: Role | str = Role.VIEWER) -> Callable[[F], F]:
+    """Declare a method as the read-only resource ``uri`` (``{name}`` parts are its parameters).
+
+    The method returns a Pydantic model or JSON-ready data; clients read it as JSON text. Its
+    docstring's first paragraph is the resource's description.
+    """
+    return _view(ViewSpec(title=title, uri=uri, role=Role(role)))
+
+
+def tomo_prompt(*, title: str, role: Role | str = Role.VIEWER) -> Callable[[F], F]:
+    """Declare a method as an MCP prompt named after it; it returns the prompt's text.
+
+    Its parameters are the prompt's arguments (described in the docstring's ``Args:``).
+    """
+    return _view(ViewSpec(title=title, role=Role(role)))
+
+
+def _view(spec: ViewSpec) -> Callable[[F], F]:
+    def mark(method: F) -> F:
+        setattr(method, VIEW_ATTRIBUTE, spec)
+        return method
+
+    return mark
+
+
+def view_spec(method: Callable[..., Any]) -> ViewSpec | None:
+    """The resource or prompt a method declares, if any."""
+    spec = getattr(method, VIEW_ATTRIBUTE, None)
+    return spec if isinstance(spec, ViewSpec) else None
+
+
+def quoted(value: str, limit: int = 200) -> str:
+    """A caller's value for prompt text: one line, at most ``limit`` characters, in single quotes."""
+    text = " ".join(value.split()).replace("'", "")[:limit]
+    return f"'{text}'"

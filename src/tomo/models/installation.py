@@ -199,6 +199,18 @@ class ConfigReport(BaseModel):
     compose: str = Field("", description="compose.yaml with variables filled in, secrets as '***'.")
 
 
+class InstallationCompose(BaseModel):
+    """The compose.yaml an installation runs, as the resource tomo://apps/{installation_id}/compose shows it."""
+
+    installation_id: str
+    server_id: str
+    name: str
+    app_id: str
+    app_version: str
+    path: str = Field(description="Where the file is on the server.")
+    compose: str = Field(description="The file's text; secret values shown as '***'.")
+
+
 class AppHealth(BaseModel):
     """check_app_health's answer: per service state, and whether the web UI answers."""
 

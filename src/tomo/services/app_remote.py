@@ -30,6 +30,7 @@ FACTS_TIMEOUT_S = 30.0
 QUICK_TIMEOUT_S = 30.0
 DOWN_TIMEOUT_S = 180.0
 LOG_LINE_CHARS = 2000
+PROJECT_FILE_MAX_BYTES = 1_000_000
 HELPER_MOUNT = "/tomo-target"
 PID_PREFIX = "tomo-pid "
 _ANNOUNCE_PID = 'echo "tomo-pid $$"; exec "$@"'
@@ -55,6 +56,10 @@ class RemoteRunner(Protocol):
     async def makedirs(
         self, server_id: str, remote_path: str, mode: int = 0o755, *, timeout: float | None = None
     ) -> None: ...
+
+    async def get_file(
+        self, server_id: str, remote_path: str, *, max_bytes: int = ..., timeout: float | None = None
+    ) -> bytes: ...
 
 
 def inside(path: str, apps_root: str) -> str:
@@ -174,6 +179,12 @@ class AppRemote:
         argv = ["cp", "-p", "--", inside(paths.file(source), paths.apps_root),
                 inside(paths.file(target), paths.apps_root)]
         await self.runner.run(server_id, argv, timeout=QUICK_TIMEOUT_S, check=True)
+
+    async def read_text(self, server_id: str, paths: ProjectPaths, name: str) -> str:
+        """One file of the project folder (compose.yaml, say), read over SFTP, at most 1 MB."""
+        data = await self.runner.get_file(server_id, inside(paths.file(name), paths.apps_root),
+                                          max_bytes=PROJECT_FILE_MAX_BYTES, timeout=QUICK_TIMEOUT_S)
+        return data.decode("utf-8", errors="replace")
 
     async def exists(self, server_id: str, path: str) -> bool:
         result = await self.runner.run(server_id, ["test", "-e", path], timeout=QUICK_TIMEOUT_S)

@@ -23,6 +23,7 @@ from tomo.models.installation import (
     AppLogs,
     ConfigReport,
     Installation,
+    InstallationCompose,
     InstallationStatus,
     InstallationSummary,
     InstallConfig,
@@ -31,6 +32,7 @@ from tomo.models.marketplace import CatalogApp
 from tomo.services.app_lifecycle import LifecycleService, UpdateContext, plan_inputs
 from tomo.services.app_remote import AppRemote
 from tomo.services.app_render import (
+    COMPOSE_FILE,
     ProjectPaths,
     RenderContext,
     display_compose,
@@ -282,6 +284,16 @@ class AppService:
 
     async def check_app_health(self, installation_id: str) -> AppHealth:
         return await self.status.health(await self._record(installation_id))
+
+    async def get_compose(self, installation_id: str) -> InstallationCompose:
+        """The compose.yaml on the server, with the installation's secret values masked (as in its logs)."""
+        record = await self._record(installation_id)
+        paths = paths_of(record)
+        text = await self.remote.read_text(record.server_id, paths, COMPOSE_FILE)
+        scrub = await self.status.scrubber(record)
+        return InstallationCompose(installation_id=record.id, server_id=record.server_id, name=record.name,
+                                   app_id=record.app_id, app_version=record.app_version,
+                                   path=paths.file(COMPOSE_FILE), compose=scrub(text))
 
     # ---- helpers -------------------------------------------------------------------------------------------
 

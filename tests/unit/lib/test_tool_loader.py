@@ -67,3 +67,44 @@ def test_module_that_fails_to_import_names_the_module(tmp_path: Path) -> None:
     package = make_tool_package(tmp_path / "pkgs", {"broken": "import not_a_real_module_xyz\n"})
     with pytest.raises(ToolLoadError, match=r"broken.tools' failed to import"):
         build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
+
+
+def test_a_method_marked_both_tool_and_resource_fails_startup(tmp_path: Path) -> None:
+    source = '''
+    from tomo.lib.tooling import tomo_resource, tomo_tool
+
+    class TwiceTools:
+        @tomo_resource("test://twice", title="Twice")
+        @tomo_tool(read_only=True)
+        async def twice(self) -> dict:
+            """Both."""
+            return {}
+    '''
+    package = make_tool_package(tmp_path / "pkgs", {"twice": source})
+    with pytest.raises(ToolLoadError, match=r"TwiceTools.twice is marked both as a tool and as a resource"):
+        build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
+
+
+async def test_resource_and_prompt_methods_are_registered_but_not_as_tools(tmp_path: Path) -> None:
+    source = '''
+    from tomo.lib.tooling import tomo_prompt, tomo_resource
+
+    class NoteTools:
+        @tomo_resource("test://notes/{note_id}", title="Note")
+        async def note_resource(self, note_id: str) -> dict:
+            """One note."""
+            return {"id": note_id}
+
+        @tomo_prompt(title="Summarize")
+        async def summarize(self, topic: str) -> str:
+            """Summarize a topic."""
+            return f"Summarize {topic}."
+    '''
+    package = make_tool_package(tmp_path / "pkgs", {"notes": source})
+    app = build_app(TomoConfig(data_dir=tmp_path / "data"), tool_packages=(package,))
+    async with Client(app.mcp) as client:
+        assert await client.list_tools() == []
+        note = await client.read_resource("test://notes/n1")
+        prompt = await client.get_prompt("summarize", {"topic": "tea"})
+    assert note[0].text == '{\n  "id": "n1"\n}'
+    assert prompt.messages[0].content.text == "Summarize tea."

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
 from tomo.models.common import JobStarted, Reply
 from tomo.models.docker import ServiceName
-from tomo.models.installation import AppVersion, InstallConfig
+from tomo.models.installation import AppVersion, InstallationCompose, InstallConfig
 from tomo.models.principal import Role
 from tomo.services.app_service import AppService
 
@@ -224,3 +224,43 @@ class AppTools:
         health = await self.apps.check_app_health(installation_id)
         verdict = "healthy" if health.healthy else "unhealthy: " + "; ".join(health.problems)
         return Reply(f"'{health.name}' is {verdict}.", health)
+
+    @tomo_resource("tomo://apps/{installation_id}/compose", title="Installed app's compose.yaml")
+    async def app_compose_resource(self, installation_id: str) -> InstallationCompose:
+        """The compose.yaml an installed app runs, read from its server, with its secret values shown as '***'.
+
+        installation_id comes from list_installed_apps. Takes one SSH round trip.
+        """
+        return await self.apps.get_compose(installation_id)
+
+    @tomo_prompt(title="Deploy an app")
+    async def deploy_app(self, app_id: str, server_id: str = "") -> str:
+        """Deploy a marketplace app to a server, checking the configuration before installing.
+
+        Args:
+            app_id: the app's id from search_marketplace, e.g. "builtin/jellyfin".
+            server_id: the target server's id or name, e.g. "nas"; when omitted, the assistant asks.
+        """
+        app = f"app_id={quoted(app_id)}"
+        if server_id:
+            server = f"server_id={quoted(server_id)}"
+            choose = f"get_server({server}): its status should be online"
+        else:
+            server = "server_id"
+            choose = "list_servers, then ask the user which server to use unless there is only one"
+        return (
+            f"Deploy the marketplace app {quoted(app_id)} with Tomo (installing needs the operator role).\n"
+            f"1. get_marketplace_app({app}): its inputs (required ones, secrets, generated ones), ports and "
+            "services. Not found: search_marketplace finds the right id.\n"
+            f"2. {choose}. Status unknown or offline: test_connection. No Docker in get_server_info: "
+            "prepare_server.\n"
+            "3. Ask the user for the required inputs you cannot infer. Passwords go in config.secrets, never in "
+            "config.inputs; leave generated secrets out, Tomo creates them.\n"
+            f"4. validate_app_config({server}, {app}, config): fix every error (a port in use: another one in "
+            "config.ports) and tell the user the warnings.\n"
+            f"5. Once the user agrees: install_app({server}, {app}, config). It runs as a job; if it answers "
+            "with a job_id still running, follow it with get_job.\n"
+            "6. check_app_health(installation_id): report the app's URL and each service's state. On failure, "
+            "get_job shows the failed step and get_app_logs the containers' output.\n"
+            "Never repeat secret values to the user."
+        )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.tooling import tomo_resource, tomo_tool
 from tomo.models.common import JobStarted, Reply
 from tomo.models.principal import Role
 from tomo.services.marketplace_service import MarketplaceService
@@ -192,3 +192,11 @@ class MarketplaceTools:
         result = await self.marketplace.rate(app_id, rating)
         return Reply(f"Rated {result['title']} {rating}/5; average {result['avg_rating']:.2f} from "
                      f"{result['rating_count']} rating(s).", result)
+
+    @tomo_resource("tomo://marketplace/apps/{app_id}", title="Marketplace app")
+    async def marketplace_app_resource(self, app_id: str) -> dict[str, Any]:
+        """One marketplace app as get_marketplace_app shows it: metadata, services, typed inputs, ports, compose.
+
+        app_id is a bare id ("jellyfin") or a full one with its '/' percent-encoded ("builtin%2Fjellyfin").
+        """
+        return {"app": await self.marketplace.get_app_detail(app_id)}

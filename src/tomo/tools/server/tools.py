@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
 from tomo.models.common import JobStarted, Reply
 from tomo.models.principal import Role
 from tomo.models.server import (
@@ -290,3 +290,42 @@ class ServerTools:
         output = await self.servers.execute_command(server_id, command, timeout)
         cut = " (output truncated to its tail)" if output.truncated else ""
         return Reply(f"Command exited with status {output.exit_status} after {output.duration_ms:.0f} ms{cut}.", output)
+
+    @tomo_resource("tomo://servers", title="Servers")
+    async def servers_resource(self) -> dict[str, Any]:
+        """Every registered server with its status, as list_servers returns them (never credentials)."""
+        return {"servers": await self.servers.list_all()}
+
+    @tomo_resource("tomo://servers/{server_id}", title="Server")
+    async def server_resource(self, server_id: str) -> dict[str, Any]:
+        """One server as get_server shows it: address, login user, status, host key, cached system info.
+
+        Credentials are never included. server_id is an id or name from tomo://servers.
+        """
+        return {"server": await self.servers.get(server_id)}
+
+    @tomo_prompt(title="Diagnose a server")
+    async def diagnose_server(self, server_id: str) -> str:
+        """Find out what is wrong with a server and its apps, reading before changing anything.
+
+        Args:
+            server_id: the server's id or name, e.g. "nas".
+        """
+        ref = f"server_id={quoted(server_id)}"
+        return (
+            f"Diagnose the Tomo server {quoted(server_id)}. Read first; change nothing without the user's agreement "
+            "(test_connection and every fix need the operator role).\n"
+            f"1. get_server({ref}): status, last error, pinned host key.\n"
+            f"2. test_connection({ref}): does SSH log in now, and how fast? HOST_KEY_MISMATCH: tell the user; only "
+            "an admin may accept the new key, with trust_host_key, once they have checked it. Login refused: the "
+            "credentials need update_server.\n"
+            f"3. get_server_info({ref}, refresh=true): OS, disk, memory, Docker and Compose versions; no Docker "
+            "means prepare_server. get_docker_info shows what Docker's images and volumes take on disk.\n"
+            f"4. list_installed_apps({ref}) and list_containers({ref}, all=true): apps or containers that are "
+            "stopped, restarting or unhealthy. container_stats shows which use the CPU and memory.\n"
+            "5. For each troubled app: check_app_health(installation_id), then get_app_logs(installation_id); for "
+            "a container Tomo did not install: container_logs.\n"
+            f"6. list_jobs({ref}, status='failed'): recent failed operations; get_job shows the step that failed.\n"
+            "Finish with a short report: what is wrong, the evidence (brief log excerpts, never secrets) and the "
+            "fixes you propose (restart_app, update_app, prune_docker...), to run only once the user agrees."
+        )
