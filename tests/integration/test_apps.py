@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastmcp import Client
 from tests.appkit import Sandbox, commit_change, free_port, http_get, make_catalog_repo, ok, setup_tomo, wait_until
 from tests.conftest import Answer, ToolCaller
 from tests.testbed import IMAGE_BUSYBOX_V1, Testbed, docker_in_testbed, testbed_or_skip
@@ -223,11 +224,18 @@ async def test_secrets_are_masked_everywhere_and_encrypted_in_the_database(
     answers += [logs, await call("get_job", job_id=answers[0].data["job_id"]),
                 await call("list_installed_apps"), await call("check_app_health", installation_id=installation["id"]),
                 await call("get_audit_log"), await call("get_logs", level="DEBUG", limit=1000)]
+    async with Client(tomo_app.mcp) as client:  # the compose resource reads the file on the server over SFTP
+        contents = await client.read_resource(f"tomo://apps/{installation['id']}/compose")
+    compose = json.loads(contents[0].text)
+    assert compose["path"] == f"{installation['project_dir']}/compose.yaml", compose
+    assert compose["compose"] == (sandbox.project_dir(name) / "compose.yaml").read_text()
+    assert "services:" in compose["compose"]
+    captured_texts = [contents[0].text]
     assert any("hi token=*** password=***" in line for line in ok(logs)["services"]["web"])
     assert ok(answers[1])["config"]["inputs"] == {"ADMIN_TOKEN": "***", "ADMIN_PASSWORD": "***", "PIN": "***",
                                                    "GREETING": "hi"}
     captured = capfd.readouterr()
-    for text in [*(json.dumps(a.envelope) for a in answers), captured.out, captured.err]:
+    for text in [*(json.dumps(a.envelope) for a in answers), *captured_texts, captured.out, captured.err]:
         assert password not in text and token not in text and pin not in text
     async with tomo_app.database.connect() as conn:
         stored = (await conn.execute(sa.select(installations.c.secrets))).scalar_one()
