@@ -95,17 +95,21 @@ class Database:
 
         On SQLite, Tomo's own write transactions take turns (see :data:`_WRITING`).
         """
-        if self._write_lock is None or _WRITING.get():
+        async with self._write_turn():
             with _translated_errors():
                 async with self.engine.begin() as conn:
                     yield conn
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        """Hold the SQLite write turn, unless this task already does (or the database is not SQLite)."""
+        if self._write_lock is None or _WRITING.get():
+            yield
             return
         async with self._write_lock:
             token = _WRITING.set(True)
             try:
-                with _translated_errors():
-                    async with self.engine.begin() as conn:
-                        yield conn
+                yield
             finally:
                 _WRITING.reset(token)
 

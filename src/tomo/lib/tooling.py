@@ -138,11 +138,6 @@ class ViewSpec:
     uri: str | None = None
     role: Role = Role.VIEWER
 
-    @property
-    def is_resource(self) -> bool:
-        """A resource (or resource template, when the URI has ``{...}`` parameters), not a prompt."""
-        return self.uri is not None
-
 
 VIEW_ATTRIBUTE = "__tomo_view__"
 
