@@ -73,15 +73,24 @@ def load_private_key(text: str, passphrase: str | None, *, validate: bool = True
             text.strip() + "\n", passphrase or None, unsafe_skip_rsa_key_validation=not validate
         )
     except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError, ValueError) as exc:  # ValueError: bad RSA numbers
-        raise ValidationError(_key_problem(str(exc).lower())) from exc
+        decrypting = bool(passphrase) and _encrypted_pem(text)
+        raise ValidationError(_key_problem(str(exc).lower(), decrypting=decrypting)) from exc
 
 
-def _key_problem(reason: str) -> str:
+def _encrypted_pem(text: str) -> bool:
+    """A passphrase-protected PEM key (PKCS#1 with a Proc-Type header, or encrypted PKCS#8)."""
+    return "Proc-Type: 4,ENCRYPTED" in text or "BEGIN ENCRYPTED PRIVATE KEY" in text
+
+
+def _key_problem(reason: str, *, decrypting: bool) -> str:
     # asyncssh reports these as "Passphrase must be specified ...", "Incorrect passphrase" (OpenSSH
-    # format) and "Unable to decrypt PKCS#1/PKCS#8 private key" (PEM formats).
+    # format) and "Unable to decrypt PKCS#1/PKCS#8 private key" (PEM formats). PEM encryption has no
+    # check of its own: a wrong passphrase sometimes decrypts to valid padding and then fails to parse
+    # ("Invalid PEM private key"), so any failure to read an encrypted PEM key with a passphrase counts
+    # as a wrong passphrase.
     if "passphrase must be specified" in reason:
         return "The private key is encrypted: give its passphrase"
-    if "incorrect passphrase" in reason or "unable to decrypt" in reason:
+    if "incorrect passphrase" in reason or "unable to decrypt" in reason or decrypting:
         return "The private key could not be decrypted: wrong passphrase"
     if "requires bcrypt" in reason:
         return "The private key is encrypted in OpenSSH format, which needs the 'bcrypt' package installed"

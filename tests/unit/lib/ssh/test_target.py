@@ -53,6 +53,23 @@ def test_parse_private_key_reports_a_wrong_passphrase(algorithm: str, fmt: str) 
         parse_private_key(_key_text(algorithm, "right", fmt), "wrong")
 
 
+def test_a_wrong_passphrase_that_decrypts_a_pem_key_to_garbage_is_still_a_wrong_passphrase() -> None:
+    """PEM encryption has no check: some wrong passphrases give valid padding, then unparseable bytes."""
+    text = _key_text("ecdsa-sha2-nistp256", "right", "pkcs1-pem")
+    wrong = (f"wrong-{n}" for n in range(20_000))
+    garbage = next(word for word in wrong if _import_error(text, word) == "Invalid PEM private key")
+    with pytest.raises(ValidationError, match="wrong passphrase"):
+        parse_private_key(text, garbage)
+
+
+def _import_error(text: str, passphrase: str) -> str:
+    try:
+        asyncssh.import_private_key(text, passphrase)
+    except asyncssh.KeyImportError as exc:
+        return str(exc)
+    return ""
+
+
 def test_parse_private_key_reports_a_missing_passphrase() -> None:
     with pytest.raises(ValidationError, match="give its passphrase"):
         parse_private_key(_key_text("ssh-ed25519", "right"), None)
