@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,22 @@ from fastmcp import Client  # noqa: E402
 
 from tomo.lib.config import TomoConfig  # noqa: E402
 from tomo.main import TomoApp, build_app  # noqa: E402
+
+
+@contextmanager
+def heap_frozen() -> Iterator[None]:
+    """Collect garbage as `tomo serve` does while a block measures event-loop stalls.
+
+    `tomo serve` freezes its start-up objects (tomo.server.freeze_startup_objects), so a full
+    collection never walks them. A test process holds far more (pytest, every test module, earlier
+    tests' leftovers): there one full collection takes 0.2 s alone and over 1 s late in the suite,
+    which a stall test would otherwise blame on the code it measures.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ from typing import Any
 import asyncssh
 import pytest
 from fastmcp import Client
-from tests.conftest import ToolCaller
+from tests.conftest import ToolCaller, heap_frozen
 from tests.testbed import TESTBED_SCRIPT, Testbed, remote_path_exists, testbed_or_skip
 
 from tomo.main import TomoApp
@@ -488,8 +487,7 @@ async def _health_p99_while(tomo_app: TomoApp, load: Coroutine[Any, Any, None]) 
     """
     samples: list[float] = []
     async with Client(tomo_app.mcp) as other:
-        gc.freeze()
-        try:
+        with heap_frozen():
             work = asyncio.create_task(load)
             due = time.perf_counter()
             while not work.done():
@@ -500,8 +498,6 @@ async def _health_p99_while(tomo_app: TomoApp, load: Coroutine[Any, Any, None]) 
                     samples.append((finished - due) * 1000)
                     due += PROBE_INTERVAL_S
             await work
-        finally:
-            gc.unfreeze()
     assert len(samples) > 50, samples
     samples.sort()
     return samples[round(0.99 * (len(samples) - 1))]

@@ -21,7 +21,7 @@ import asyncssh
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from tests.conftest import ToolCaller
+from tests.conftest import ToolCaller, heap_frozen
 
 from tomo.errors import AuthenticationFailed, CommandFailed, ConnectionFailed, HostKeyMismatch, TomoError
 from tomo.lib.ssh import CommandResult, SSHTarget
@@ -499,10 +499,11 @@ async def test_adding_an_rsa_key_does_not_stall_the_event_loop(call: ToolCaller)
             await asyncio.sleep(0.001)
             worst = max(worst, time.perf_counter() - started)
 
-    watcher = asyncio.create_task(ticker())
-    server = await add(call, auth_type="key", password=None, private_key=key)
-    done.set()
-    await watcher
+    with heap_frozen():
+        watcher = asyncio.create_task(ticker())
+        server = await add(call, auth_type="key", password=None, private_key=key)
+        done.set()
+        await watcher
     assert server["key_type"] == "ssh-rsa" and worst < 0.15, worst
 
 
