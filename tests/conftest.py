@@ -66,13 +66,44 @@ class ToolCaller:
 
 
 @pytest.fixture
-def tomo_config(tmp_path: Path) -> TomoConfig:
-    return TomoConfig(data_dir=tmp_path / "data")
+def database_url() -> str | None:
+    """Tomo's database URL; None is the default SQLite file in the data dir. tests/pgkit.py overrides it."""
+    return None
 
 
 @pytest.fixture
-def tomo_app(tomo_config: TomoConfig) -> TomoApp:
-    return build_app(tomo_config)
+def tomo_config(tmp_path: Path, database_url: str | None) -> TomoConfig:
+    if database_url is None:
+        return TomoConfig(data_dir=tmp_path / "data")
+    return TomoConfig(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+async def tomo_app(tomo_config: TomoConfig) -> AsyncIterator[TomoApp]:
+    app = build_app(tomo_config)
+    yield app
+    await app.shutdown()  # tests that start the app without a client leave no threads or connections behind
+    _forget_tool_functions()
+
+
+def _forget_tool_functions() -> None:
+    """Empty FastMCP's per-function caches (lru_caches of 5,000 entries), which keep every app's tools alive.
+
+    `tomo serve` builds one app, so they hold ~80 entries there. Here each test builds one: left alone, they
+    grow to ~1M objects and a full garbage collection takes ~1 s late in the suite.
+    """
+    from fastmcp.server import dependencies, sessions
+    from fastmcp.tools import base, function_tool
+    from fastmcp.utilities import types
+
+    for cached in (
+        types.get_cached_typeadapter,
+        base._get_json_serializer,
+        function_tool._wrap_body_errors,
+        dependencies.without_injected_parameters,
+        sessions.session_id_parameter_names,
+    ):
+        cached.cache_clear()
 
 
 @pytest.fixture

@@ -80,12 +80,13 @@ class TomoApp:
         self.services["encryptor"].start()
 
     async def shutdown(self) -> None:
-        """Stop jobs (recorded as interrupted) and close connections."""
+        """Stop jobs (recorded as interrupted), close connections, end worker threads. Safe to call twice."""
         await self.services["job_service"].shutdown()
         for name in ("ssh_pool",):
             closer = self.services.get(name)
             if closer is not None:
                 await closer.close_all()
+        self.services["password_hasher"].close()
         await self.database.dispose()
 
 
@@ -142,6 +143,7 @@ def build_auth_services(
     auth_service = AuthService(user_service, users, sessions, token_service, lockout_service, hasher, settings,
                                audit, jwt_secret, config.data_dir)
     return {
+        "password_hasher": hasher,
         "lockout_service": lockout_service,
         "token_service": token_service,
         "user_service": user_service,

@@ -74,6 +74,12 @@ class PasswordHasher:
             self._executor = ThreadPoolExecutor(self._workers, "tomo-argon2", initializer=_lower_thread_priority)
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
+    def close(self) -> None:
+        """Let the worker threads end once idle (a later call starts new ones)."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
+
     async def hash(self, password: str) -> str:
         """The argon2id hash of ``password`` (salted; the parameters are in the string)."""
         return await self._run(self._hasher.hash, normalize_password(password))
