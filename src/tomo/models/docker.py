@@ -69,3 +69,98 @@ class ComposeService(BaseModel):
     health: str | None = None
     exit_code: int | None = None
     publishers: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ContainerDetail(BaseModel):
+    """One container, compact: what `docker inspect` says that matters, env reduced to names."""
+
+    id: str
+    name: str
+    image: str
+    state: str
+    health: str | None = None
+    exit_code: int | None = None
+    restart_count: int = 0
+    restart_policy: str | None = None
+    created: str | None = None
+    started_at: str | None = None
+    ports: list[str] = Field(default_factory=list)
+    mounts: list[str] = Field(default_factory=list)
+    networks: dict[str, str] = Field(default_factory=dict)
+    project: str | None = None
+    service: str | None = None
+    env_names: list[str] = Field(default_factory=list)
+
+
+class ImageSummary(BaseModel):
+    """One image as `docker image ls` reports it."""
+
+    id: str
+    repository: str
+    tag: str
+    size: str
+    size_bytes: int | None = None
+    created: str | None = None
+
+
+class VolumeSummary(BaseModel):
+    """One volume, with the compose project that created it if any."""
+
+    name: str
+    driver: str
+    project: str | None = None
+
+
+class NetworkSummary(BaseModel):
+    """One network."""
+
+    id: str
+    name: str
+    driver: str
+    scope: str
+    internal: bool = False
+
+
+class DiskUsage(BaseModel):
+    """One row of `docker system df`."""
+
+    kind: str
+    total: int | None
+    active: int | None
+    size: str
+    size_bytes: int | None
+    reclaimable: str
+    reclaimable_bytes: int | None
+
+
+class DockerInfo(BaseModel):
+    """Engine, CLI and Compose versions, object counts and disk usage."""
+
+    server_version: str
+    client_version: str | None
+    compose_version: str | None
+    containers_running: int
+    containers_stopped: int
+    containers_paused: int
+    images: int
+    operating_system: str | None
+    architecture: str | None
+    root_dir: str | None
+    disk_usage: list[DiskUsage]
+
+
+class PruneReport(BaseModel):
+    """What a prune removed."""
+
+    what: str
+    deleted: dict[str, int]
+    reclaimed: str
+    reclaimed_bytes: int | None
+
+
+class Bounded(BaseModel):
+    """A list cut at ``LIST_LIMIT`` items; ``total`` is how many there were."""
+
+    items: list[Any]
+    total: int
+    truncated: bool
