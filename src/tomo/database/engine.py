@@ -60,6 +60,30 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _without_nul(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+def _replace_nul_characters(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """PostgreSQL text cannot hold a NUL character (SQLite's can, and a log search or a catalog's JSON may carry
+    one): bound strings get U+FFFD in its place, so such text is stored, and searched for, instead of failing."""
+    rows = parameters if executemany else [parameters]
+    if not any(isinstance(value, str) and "\x00" in value for row in rows for value in _values(row)):
+        return statement, parameters
+    cleaned = [
+        {key: _without_nul(value) for key, value in row.items()} if isinstance(row, dict)
+        else type(row)(_without_nul(value) for value in row)
+        for row in rows
+    ]
+    return statement, (type(parameters)(cleaned) if executemany else cleaned[0])
+
+
+def _values(row: Any) -> Any:
+    return row.values() if isinstance(row, dict) else row
+
+
 #: Set while this task holds the SQLite write turn. SQLite lets one writer in at a time and makes the others
 #: wait in its busy handler, which sleeps in growing steps (1, 2, 5, 10 ms, ...) and retries: a burst of
 #: concurrent writes then costs far more than the writes. Taking turns in-process wakes the next writer the
@@ -80,6 +104,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **pool)
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        else:
+            sa.event.listen(self.engine.sync_engine, "before_cursor_execute", _replace_nul_characters, retval=True)
         self.revisions: set[str] = set()
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 

@@ -1,0 +1,183 @@
+"""Tomo on a real PostgreSQL server (scripts/postgres.sh): schema, restarts, timestamps, text the database refuses.
+
+The feature tests that already run on SQLite run on PostgreSQL too (tests/integration/test_postgres_*.py);
+this module covers what only a second database can show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastmcp import Client
+from tests.conftest import ToolCaller
+from tests.pgkit import database_url, fresh_database  # noqa: F401 - database_url: Tomo runs on PostgreSQL
+from tests.toolpkg import ECHO_MODULE, make_tool_package
+from tests.unit.services.test_jobs import CRASHING_PROCESS
+
+from tomo.database import engine
+from tomo.database.engine import Database, migration_heads
+from tomo.database.tables import metadata
+from tomo.lib.config import TomoConfig
+from tomo.main import TomoApp, build_app
+
+
+@pytest.fixture
+async def empty_database_url() -> AsyncIterator[str]:
+    """A PostgreSQL database with nothing in it (not even Alembic's table)."""
+    async with fresh_database() as url:
+        yield url
+
+
+async def table_names(db: Database) -> set[str]:
+    async with db.connect() as conn:
+        return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+
+async def test_tomo_runs_on_postgresql(tomo_app: TomoApp, call: ToolCaller) -> None:
+    await call("get_settings")  # starts Tomo
+    async with tomo_app.database.connect() as conn:
+        version = (await conn.execute(sa.text("SELECT version()"))).scalar_one()
+    assert tomo_app.database.engine.dialect.name == "postgresql" and version.startswith("PostgreSQL")
+
+
+async def test_migrations_build_every_table_from_nothing(empty_database_url: str, tmp_path: Path) -> None:
+    app = build_app(TomoConfig(data_dir=tmp_path / "data", database_url=empty_database_url))
+    assert await table_names(app.database) == set()
+    await app.startup()
+    try:
+        assert await app.database.current_revisions() == migration_heads()
+        assert await table_names(app.database) == {*metadata.tables, "alembic_version"}  # no FTS5 table
+    finally:
+        await app.shutdown()
+
+
+async def test_migrated_schema_matches_the_table_definitions(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
+    await db.migrate()
+
+    def differences(conn: sa.Connection) -> list[Any]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with db.connect() as conn:
+        assert await conn.run_sync(differences) == []
+    await db.dispose()
+
+
+async def test_second_start_does_not_run_alembic(
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = TomoConfig(data_dir=tmp_path / "data", database_url=empty_database_url)
+    first = build_app(config)
+    await first.startup()
+    await first.shutdown()
+
+    def no_alembic(_connection: sa.Connection) -> None:
+        raise AssertionError("Alembic ran although the schema is current")
+
+    monkeypatch.setattr(engine, "_upgrade_to_heads", no_alembic)
+    second = build_app(config)
+    assert await second.database.migrate() is False
+    assert second.database.revisions == migration_heads()
+    await second.database.dispose()
+
+
+MIGRATING_PROCESS = """
+import asyncio, sys
+from tomo.database.engine import Database
+
+async def main():
+    database = Database(sys.argv[1])
+    await database.migrate()
+    await database.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_several_instances_starting_together_on_an_empty_database_all_start(empty_database_url: str) -> None:
+    """Without the migration lock (migrations/env.py) most of them failed creating tables another had created."""
+    procs = [subprocess.Popen([sys.executable, "-c", MIGRATING_PROCESS, empty_database_url], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    outcomes = [(proc.wait(timeout=60), proc.stderr.read() if proc.stderr else "") for proc in procs]
+    for proc in procs:
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+    assert [code for code, _ in outcomes] == [0, 0, 0, 0], [err[-600:] for _, err in outcomes]
+
+    async def revisions() -> set[str]:
+        db = Database(empty_database_url)
+        try:
+            return await db.current_revisions()
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(revisions()) == migration_heads()
+
+
+async def test_job_running_at_crash_is_interrupted_after_restart(database_url: str, tmp_path: Path) -> None:  # noqa: F811
+    package = make_tool_package(tmp_path / "pkgs", {"echo": ECHO_MODULE})
+    data = tmp_path / "data"
+    script = CRASHING_PROCESS.format(pkgs=str(tmp_path / "pkgs"), data=str(data), package=package)
+    env = {**os.environ, "FASTMCP_LOG_ENABLED": "false", "TOMO_DATABASE_URL": database_url}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode == 1, proc.stderr
+    job_id = proc.stdout.strip().splitlines()[-1]
+
+    app = build_app(TomoConfig(data_dir=data, database_url=database_url), tool_packages=("tomo.tools", package))
+    async with Client(app.mcp) as client:
+        job = (await client.call_tool("get_job", {"job_id": job_id})).structured_content["data"]
+        listed = (await client.call_tool("list_jobs", {"status": "interrupted"})).structured_content["data"]
+    assert job["status"] == "interrupted" and job["error"]["code"] == "JOB_INTERRUPTED"
+    assert job["steps"][0]["name"] == "sleeping" and job["progress"] > 0
+    assert [entry["id"] for entry in listed["jobs"]] == [job_id]
+
+
+async def test_timestamps_are_utc_whatever_the_server_time_zone(database_url: str, tmp_path: Path) -> None:  # noqa: F811
+    async with Database(database_url).engine.begin() as conn:  # the session default of every new connection
+        name = conn.engine.url.database
+        await conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET timezone TO 'Pacific/Auckland'"))
+    app = build_app(TomoConfig(data_dir=tmp_path / "data", database_url=database_url))
+    before = datetime.now(UTC)
+    async with Client(app.mcp) as client:
+        call = ToolCaller(client)
+        await call("update_settings", settings={"ssh_command_timeout": 90})
+        audit = (await call("get_audit_log", tool="setting_changed")).data["entries"][0]
+        async with app.database.connect() as conn:
+            zone = (await conn.execute(sa.text("SHOW timezone"))).scalar()
+            stored = (await conn.execute(sa.text("SELECT timestamp AT TIME ZONE 'UTC' FROM audit_log"
+                                                 " WHERE tool = 'setting_changed'"))).scalar_one()
+    stamp = datetime.fromisoformat(audit["timestamp"])
+    assert zone == "Pacific/Auckland"
+    assert stamp.utcoffset() is not None and stamp.utcoffset().total_seconds() == 0
+    assert before <= stamp <= datetime.now(UTC)
+    assert stored == stamp.replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("text", ["nul\x00byte", "\x00"])
+async def test_a_search_for_text_with_a_nul_character_finds_nothing(call: ToolCaller, text: str) -> None:
+    logs = await call("get_logs", search=text)
+    audit = await call("get_audit_log", user=text)
+    assert (logs.error, audit.error) == (None, None), (logs.envelope, audit.envelope)
+    assert logs.data["total"] == 0 and audit.data["total"] == 0
+
+
+async def test_text_with_a_nul_character_is_stored_and_found(call: ToolCaller, tomo_app: TomoApp) -> None:
+    await tomo_app.services["log_service"].log_event("test", "WARNING", "remote said a\x00b", tags=["x\x00y"])
+    found = await call("get_logs", search="a\x00b")
+    assert found.data["total"] == 1, found.envelope
+    assert found.data["entries"][0]["message"] == "remote said a\ufffdb"
+    assert found.data["entries"][0]["tags"] == ["x\x00y"]  # JSON keeps it: json text escapes it as \u0000
