@@ -36,8 +36,8 @@ tail_log() {
 # bin_dir: the newest installed /usr/lib/postgresql/<version>/bin holding initdb
 bin_dir() {
     local d
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-    [[ -n $d && -x $d/initdb ]] || return 1
+    d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1) # the glob stays literal when none exists
+    [[ -x $d/initdb ]] || return 1
     echo "$d"
 }
 
@@ -45,8 +45,13 @@ ensure_binaries() {
     bin_dir >/dev/null && return 0
     [[ $(id -u) == 0 ]] || die "no PostgreSQL in /usr/lib/postgresql/*/bin; install the 'postgresql' package (as root)"
     say "installing the postgresql package"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    local log
+    log=$(mktemp)
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "apt-get update failed"; }
+    apt-get install -y -qq --no-install-recommends postgresql >>"$log" 2>&1 \
+        || { tail -n 30 "$log" >&2; die "apt-get install postgresql failed"; }
+    rm -f "$log"
     bin_dir >/dev/null || die "apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb exists"
 }
 
