@@ -7,10 +7,8 @@ this module covers what only a second database can show.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +21,6 @@ from alembic.migration import MigrationContext
 from fastmcp import Client
 from tests.conftest import ToolCaller
 from tests.pgkit import database_url, fresh_database  # noqa: F401 - database_url: Tomo runs on PostgreSQL
-from tests.toolpkg import ECHO_MODULE, make_tool_package
-from tests.unit.services.test_jobs import CRASHING_PROCESS
 
 from tomo.database import engine
 from tomo.database.engine import Database, migration_heads
@@ -125,25 +121,6 @@ def test_several_instances_starting_together_on_an_empty_database_all_start(empt
             await db.dispose()
 
     assert asyncio.run(revisions()) == migration_heads()
-
-
-async def test_job_running_at_crash_is_interrupted_after_restart(database_url: str, tmp_path: Path) -> None:  # noqa: F811
-    package = make_tool_package(tmp_path / "pkgs", {"echo": ECHO_MODULE})
-    data = tmp_path / "data"
-    script = CRASHING_PROCESS.format(pkgs=str(tmp_path / "pkgs"), data=str(data), package=package)
-    env = {**os.environ, "FASTMCP_LOG_ENABLED": "false", "TOMO_DATABASE_URL": database_url}
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                          timeout=60, env=env)
-    assert proc.returncode == 1, proc.stderr
-    job_id = proc.stdout.strip().splitlines()[-1]
-
-    app = build_app(TomoConfig(data_dir=data, database_url=database_url), tool_packages=("tomo.tools", package))
-    async with Client(app.mcp) as client:
-        job = (await client.call_tool("get_job", {"job_id": job_id})).structured_content["data"]
-        listed = (await client.call_tool("list_jobs", {"status": "interrupted"})).structured_content["data"]
-    assert job["status"] == "interrupted" and job["error"]["code"] == "JOB_INTERRUPTED"
-    assert job["steps"][0]["name"] == "sleeping" and job["progress"] > 0
-    assert [entry["id"] for entry in listed["jobs"]] == [job_id]
 
 
 async def test_timestamps_are_utc_whatever_the_server_time_zone(database_url: str, tmp_path: Path) -> None:  # noqa: F811
