@@ -158,3 +158,24 @@ async def test_text_with_a_nul_character_is_stored_and_found(call: ToolCaller, t
     assert found.data["total"] == 1, found.envelope
     assert found.data["entries"][0]["message"] == "remote said a\ufffdb"
     assert found.data["entries"][0]["tags"] == ["x\x00y"]  # JSON keeps it: json text escapes it as \u0000
+
+
+async def test_concurrent_setting_changes_all_succeed(call: ToolCaller, tomo_app: TomoApp) -> None:
+    """They deleted and re-inserted the row: on PostgreSQL all but one failed on the key (DATABASE_ERROR)."""
+    answers = await asyncio.gather(*(call("update_settings", settings={"ssh_command_timeout": 61 + i})
+                                     for i in range(4)))
+    assert [answer.error for answer in answers] == [None] * 4
+    await tomo_app.services["settings_service"].load()
+    assert tomo_app.services["settings_service"].get("ssh_command_timeout") in {61, 62, 63, 64}
+
+
+async def test_concurrent_ratings_by_one_user_leave_one_rating(call: ToolCaller, tomo_app: TomoApp) -> None:
+    """Each updated the user's rating, else inserted it: on PostgreSQL all but one failed on the key."""
+    assert (await call("search_marketplace", query="jellyfin")).error is None
+    answers = await asyncio.gather(*(call("rate_marketplace_app", app_id="builtin/jellyfin", rating=3 + i % 2)
+                                     for i in range(6)))
+    assert [answer.error for answer in answers] == [None] * 6
+    assert {answer.data["rating_count"] for answer in answers} == {1}
+    async with tomo_app.database.connect() as conn:
+        stored = (await conn.execute(sa.text("SELECT count(*) FROM marketplace_ratings"))).scalar_one()
+    assert stored == 1

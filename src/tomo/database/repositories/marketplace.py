@@ -19,6 +19,7 @@ from tomo.database import tables_marketplace as t
 from tomo.database.engine import Database
 from tomo.database.repositories import search
 from tomo.database.repositories.search import SearchFilters
+from tomo.database.upsert import upsert
 
 apps, repos, ratings = t.marketplace_apps, t.marketplace_repos, t.marketplace_ratings
 
@@ -175,11 +176,8 @@ class MarketplaceRepository:
     async def rate(self, app_id: str, user_key: str, rating: int, now: datetime) -> tuple[float, int]:
         """Record (or replace) one user's rating and refresh the app's average; returns (average, count)."""
         async with self.database.begin() as conn:
-            key = (ratings.c.app_id == app_id) & (ratings.c.user_key == user_key)
-            changed = await conn.execute(ratings.update().where(key).values(rating=rating, rated_at=now))
-            if changed.rowcount == 0:
-                await conn.execute(ratings.insert().values(app_id=app_id, user_key=user_key, rating=rating,
-                                                           rated_at=now))
+            await upsert(conn, ratings, {"app_id": app_id, "user_key": user_key, "rating": rating, "rated_at": now},
+                         ["app_id", "user_key"])
             stats = sa.select(sa.func.avg(ratings.c.rating), sa.func.count()).where(ratings.c.app_id == app_id)
             average, count = (await conn.execute(stats)).one()
             average = round(float(average), 2)

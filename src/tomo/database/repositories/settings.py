@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from tomo.database.engine import Database
 from tomo.database.tables import settings
+from tomo.database.upsert import upsert
 
 
 class SettingsRepository:
@@ -25,8 +26,7 @@ class SettingsRepository:
     async def save(self, values: dict[str, Any], removed: list[str], by: str | None, now: datetime) -> None:
         """Upsert ``values`` and delete ``removed`` keys in one transaction."""
         async with self.database.begin() as conn:
-            keys = list(values) + removed
-            if keys:
-                await conn.execute(settings.delete().where(settings.c.key.in_(keys)))
+            if removed:
+                await conn.execute(settings.delete().where(settings.c.key.in_(removed)))
             for key, value in values.items():
-                await conn.execute(settings.insert().values(key=key, value=value, updated_at=now, updated_by=by))
+                await upsert(conn, settings, {"key": key, "value": value, "updated_at": now, "updated_by": by}, ["key"])
