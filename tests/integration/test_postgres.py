@@ -179,3 +179,15 @@ async def test_concurrent_ratings_by_one_user_leave_one_rating(call: ToolCaller,
     async with tomo_app.database.connect() as conn:
         stored = (await conn.execute(sa.text("SELECT count(*) FROM marketplace_ratings"))).scalar_one()
     assert stored == 1
+
+
+async def test_a_burst_of_failed_logins_locks_the_account_without_errors(call: ToolCaller, tomo_app: TomoApp) -> None:
+    """Each failure past the threshold replaced the lockout by delete-then-insert: on PostgreSQL most of a burst
+    of twelve failed on the key instead of locking."""
+    await call("get_settings")  # starts Tomo
+    lockouts = tomo_app.services["lockout_service"]
+    results = await asyncio.gather(*(lockouts.record_failure("mallory", "10.0.0.9") for _ in range(12)),
+                                   return_exceptions=True)
+    assert [type(result).__name__ for result in results if isinstance(result, Exception)] == []
+    locked = (await call("get_locked_accounts")).data
+    assert ("user", "mallory") in {(lock["kind"], lock["subject"]) for lock in locked["locks"]}, locked

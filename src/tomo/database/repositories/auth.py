@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tomo.database.engine import Database
 from tomo.database.tables_auth import api_tokens, lockouts, login_failures, sessions, users
+from tomo.database.upsert import upsert
 from tomo.models.principal import Role
 from tomo.models.user import ApiToken, Lockout, LockoutKind, LoginSession, User
 
@@ -235,21 +236,25 @@ class LockoutRepository:
     async def lock(self, lockout: Lockout) -> None:
         """Store a lockout (replacing an older one for the same subject) and forget its failures."""
         async with self.database.begin() as conn:
-            await self._remove(conn, lockout.kind, lockout.subject)
-            await conn.execute(lockouts.insert().values(**lockout.model_dump(mode="python")))
+            await upsert(conn, lockouts, lockout.model_dump(mode="python"), ["kind", "subject"])
+            await self._forget_failures(conn, lockout.kind, lockout.subject)
 
     async def unlock(self, kind: LockoutKind, subject: str) -> int:
         """Remove a lockout and the failures counted for its subject; returns lockouts removed."""
         async with self.database.begin() as conn:
             return await self._remove(conn, kind, subject)
 
-    @staticmethod
-    async def _remove(conn: AsyncConnection, kind: LockoutKind, subject: str) -> int:
-        column = login_failures.c.username if kind is LockoutKind.USER else login_failures.c.client_ip
+    @classmethod
+    async def _remove(cls, conn: AsyncConnection, kind: LockoutKind, subject: str) -> int:
         removed = await conn.execute(lockouts.delete().where(lockouts.c.kind == kind.value,
                                                              lockouts.c.subject == subject))
-        await conn.execute(login_failures.delete().where(column == subject))
+        await cls._forget_failures(conn, kind, subject)
         return int(removed.rowcount)
+
+    @staticmethod
+    async def _forget_failures(conn: AsyncConnection, kind: LockoutKind, subject: str) -> None:
+        column = login_failures.c.username if kind is LockoutKind.USER else login_failures.c.client_ip
+        await conn.execute(login_failures.delete().where(column == subject))
 
     async def active(self, now: datetime, subjects: list[tuple[LockoutKind, str]] | None = None) -> list[Lockout]:
         """Lockouts still in force (optionally only for the given subjects), soonest expiry first."""
