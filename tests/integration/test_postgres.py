@@ -21,6 +21,7 @@ from alembic.migration import MigrationContext
 from fastmcp import Client
 from tests.conftest import ToolCaller
 from tests.pgkit import database_url, fresh_database  # noqa: F401 - database_url: Tomo runs on PostgreSQL
+from tests.unit.services.test_marketplace_kit import add_and_sync, commit_all, marketplace, ready, write_tomo_app
 
 from tomo.database import engine
 from tomo.database.engine import Database, migration_heads
@@ -191,3 +192,15 @@ async def test_a_burst_of_failed_logins_locks_the_account_without_errors(call: T
     assert [type(result).__name__ for result in results if isinstance(result, Exception)] == []
     locked = (await call("get_locked_accounts")).data
     assert ("user", "mallory") in {(lock["kind"], lock["subject"]) for lock in locked["locks"]}, locked
+
+
+async def test_a_catalog_with_nul_characters_syncs(tomo_app: TomoApp, tmp_path: Path) -> None:
+    """Apps are inserted many rows per statement: the NUL replacement covers that path too."""
+    catalog = tmp_path / "catalog"
+    for number in range(3):
+        write_tomo_app(catalog, f"nul-app-{number}", f"Nul App {number}", tagline="a \x00 inside", description="\x00")
+    commit_all(catalog)
+    _, job = await add_and_sync(await ready(tomo_app), "nulcat", catalog)
+    assert job.status.value == "succeeded", job.error
+    apps, total = await marketplace(tomo_app).search("nul app", None, None, None, None, 10, 0)
+    assert total == 3 and {app.tagline for app in apps} == {"a \ufffd inside"}
