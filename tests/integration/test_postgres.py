@@ -1,4 +1,4 @@
-"""Tomo on a real PostgreSQL server (scripts/postgres.sh): schema, restarts, timestamps, text the database refuses.
+"""Tomo on a real PostgreSQL server (scripts/postgres.sh): schema, starts, concurrent writes, timestamps, NUL text.
 
 The feature tests that already run on SQLite run on PostgreSQL too (tests/integration/test_postgres_*.py);
 this module covers what only a second database can show.
@@ -125,9 +125,11 @@ def test_several_instances_starting_together_on_an_empty_database_all_start(empt
 
 
 async def test_timestamps_are_utc_whatever_the_server_time_zone(database_url: str, tmp_path: Path) -> None:  # noqa: F811
-    async with Database(database_url).engine.begin() as conn:  # the session default of every new connection
+    admin = Database(database_url)
+    async with admin.engine.begin() as conn:  # the session default of every new connection
         name = conn.engine.url.database
         await conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET timezone TO 'Pacific/Auckland'"))
+    await admin.dispose()
     app = build_app(TomoConfig(data_dir=tmp_path / "data", database_url=database_url))
     before = datetime.now(UTC)
     async with Client(app.mcp) as client:
