@@ -94,21 +94,27 @@ def serve(
                                                   "else the first admin).")] = None,
 ) -> None:
     """Serve Tomo's MCP tools (stdio by default; HTTP serves /mcp and GET /healthz, bearer tokens required)."""
+    from tomo.errors import TomoError
+
     overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port, "user": user}.items() if v is not None}
     config = _config(data_dir, **overrides)
-    if transport is TransportChoice.HTTP and not is_loopback(config.host) and not _run(_has_users(config)):
-        typer.echo(
-            f"Refusing to bind {config.host}: no Tomo user exists yet, so nobody could sign in over the network. "
-            "Create the first admin with `tomo admin create --username NAME` and an API token with "
-            "`tomo token create --user NAME --name NAME`, or listen on loopback (127.0.0.1, ::1, localhost).",
-            err=True,
-        )
-        raise typer.Exit(2)
-    from tomo.server import serve_http, serve_stdio
+    try:
+        if transport is TransportChoice.HTTP and not is_loopback(config.host) and not _run(_has_users(config)):
+            typer.echo(
+                f"Refusing to bind {config.host}: no Tomo user exists yet, so nobody could sign in over the network. "
+                "Create the first admin with `tomo admin create --username NAME` and an API token with "
+                "`tomo token create --user NAME --name NAME`, or listen on loopback (127.0.0.1, ::1, localhost).",
+                err=True,
+            )
+            raise typer.Exit(2)
+        from tomo.server import serve_http, serve_stdio
 
-    runner = serve_stdio(config) if transport is TransportChoice.STDIO else serve_http(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_bounded(runner)
+        runner = serve_stdio(config) if transport is TransportChoice.STDIO else serve_http(config)
+        with contextlib.suppress(KeyboardInterrupt):
+            run_bounded(runner)
+    except TomoError as exc:  # start-up failed (e.g. the database cannot be opened): say why, no traceback
+        typer.echo(f"Error ({exc.code}): {exc.message}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()

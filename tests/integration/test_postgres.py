@@ -206,3 +206,16 @@ async def test_a_catalog_with_nul_characters_syncs(tomo_app: TomoApp, tmp_path: 
     assert job.status.value == "succeeded", job.error
     apps, total = await marketplace(tomo_app).search("nul app", None, None, None, None, 10, 0)
     assert total == 3 and {app.tagline for app in apps} == {"a \ufffd inside"}
+
+
+async def test_a_database_that_does_not_exist_is_named_in_the_start_up_error() -> None:
+    from tests.pgkit import admin_url_or_skip, database_url_for
+
+    from tomo.errors import DatabaseError
+
+    database = Database(database_url_for(admin_url_or_skip(), "tomo_never_created"))
+    try:
+        with pytest.raises(DatabaseError, match='database "tomo_never_created" does not exist.*create it first'):
+            await database.migrate()
+    finally:
+        await database.dispose()

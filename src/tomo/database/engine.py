@@ -101,7 +101,10 @@ class Database:
         if self.is_sqlite:
             self._ensure_sqlite_dir(url)
         pool = _SQLITE_POOL if self.is_sqlite else {"pool_pre_ping": True}
-        self.engine: AsyncEngine = create_async_engine(url, **pool)
+        try:
+            self.engine: AsyncEngine = create_async_engine(url, **pool)
+        except (ImportError, sa.exc.ArgumentError) as exc:  # a driver not installed, or not a database URL
+            raise DatabaseError(_unusable_url(url, exc)) from exc
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         else:
@@ -158,7 +161,10 @@ class Database:
     async def migrate(self) -> bool:
         """Bring the schema to the newest revision; returns whether a migration ran."""
         heads = migration_heads()
-        current = await self.current_revisions()
+        try:
+            current = await self.current_revisions()
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            raise DatabaseError(self._unreachable(exc)) from exc
         if current == heads:
             self.revisions = current
             return False
@@ -168,6 +174,17 @@ class Database:
         logger.info("database_migrated", from_revisions=sorted(current), to_revisions=sorted(self.revisions))
         return True
 
+    def _unreachable(self, exc: BaseException) -> str:
+        """Why the database could not be opened at start, and what the owner can check."""
+        cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+        if self.is_sqlite:
+            advice = "Check that the data directory exists and is writable by this user (or pass --data-dir)."
+        else:
+            advice = ("Check that the database server is running and reachable from here, that the database exists "
+                      "(create it first, e.g. `createdb tomo`), and the user and password in TOMO_DATABASE_URL.")
+        return f"Tomo cannot open its database {_shown(self.url)}: {reason}. {advice}"
+
     async def ping(self) -> None:
         """Run a trivial query; raises DatabaseError when the database does not answer."""
         async with self.connect() as conn:
@@ -176,6 +193,22 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _unusable_url(url: str, exc: BaseException) -> str:
+    if isinstance(exc, ImportError) and url.startswith("postgresql"):
+        return (f"TOMO_DATABASE_URL {_shown(url)} needs the Python package '{exc.name or exc}', which is not "
+                "installed. For PostgreSQL install Tomo with its postgres extra (pip install 'tomo[postgres]').")
+    return (f"TOMO_DATABASE_URL {_shown(url)} is not a database Tomo can use: give "
+            "sqlite+aiosqlite:///path/to/tomo.db or postgresql+asyncpg://user:password@host:5432/database.")
+
+
+def _shown(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return repr(sa.engine.make_url(url).render_as_string(hide_password=True))
+    except sa.exc.ArgumentError:
+        return "(not a URL)"
 
 
 @contextmanager
