@@ -12,13 +12,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], keys: Sequence[str]) -> None:
     """Insert ``values`` as a row of ``table``, or update the row with the same ``keys`` columns to them."""
-    insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    # The dialect's module is imported here: importing PostgreSQL's costs ~25 ms of every SQLite start.
+    # Both dialects' Insert have the same on_conflict_do_update and excluded; mypy sees two classes.
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    insert = dialect_insert(table)
     statement = insert.values(**values).on_conflict_do_update(
         index_elements=[table.c[key] for key in keys],
         set_={name: insert.excluded[name] for name in values if name not in keys},
