@@ -184,6 +184,19 @@ async def test_concurrent_ratings_by_one_user_leave_one_rating(call: ToolCaller,
     assert stored == 1
 
 
+async def test_concurrent_ratings_by_different_users_all_count(call: ToolCaller, tomo_app: TomoApp) -> None:
+    """Each computed the average from its own snapshot: on PostgreSQL the stored count and average could miss the
+    ratings committed meanwhile (seen: count 1 of 8). The app row is now locked first, so raters take turns."""
+    assert (await call("search_marketplace", query="jellyfin")).error is None
+    repository = tomo_app.services["marketplace_service"].repo
+    now = datetime.now(UTC)
+    ratings = [1 + i % 5 for i in range(8)]
+    await asyncio.gather(*(repository.rate("builtin/jellyfin", f"user-{i}", rating, now)
+                           for i, rating in enumerate(ratings)))  # fmt: skip
+    app = (await call("get_marketplace_app", app_id="builtin/jellyfin")).data["app"]
+    assert app["rating_count"] == 8 and app["avg_rating"] == round(sum(ratings) / 8, 2), app
+
+
 async def test_a_burst_of_failed_logins_locks_the_account_without_errors(call: ToolCaller, tomo_app: TomoApp) -> None:
     """Each failure past the threshold replaced the lockout by delete-then-insert: on PostgreSQL most of a burst
     of twelve failed on the key instead of locking."""

@@ -176,6 +176,9 @@ class MarketplaceRepository:
     async def rate(self, app_id: str, user_key: str, rating: int, now: datetime) -> tuple[float, int]:
         """Record (or replace) one user's rating and refresh the app's average; returns (average, count)."""
         async with self.database.begin() as conn:
+            # Raters of one app take turns on its row (SQLite's writes already do), so each average counts every
+            # rating committed before it; without the lock, PostgreSQL's snapshots missed concurrent ones.
+            await conn.execute(sa.select(apps.c.id).where(apps.c.id == app_id).with_for_update())
             await upsert(conn, ratings, {"app_id": app_id, "user_key": user_key, "rating": rating, "rated_at": now},
                          ["app_id", "user_key"])
             stats = sa.select(sa.func.avg(ratings.c.rating), sa.func.count()).where(ratings.c.app_id == app_id)
