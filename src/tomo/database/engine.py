@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tomo.errors import DatabaseError
+from tomo.errors import AlreadyExists, DatabaseError
 
 logger = structlog.get_logger("tomo.database")
 
@@ -209,6 +209,19 @@ def _shown(url: str) -> str:
         return repr(sa.engine.make_url(url).render_as_string(hide_password=True))
     except sa.exc.ArgumentError:
         return "(not a URL)"
+
+
+@contextmanager
+def duplicate_as(message: str) -> Iterator[None]:
+    """Raise AlreadyExists(``message``) when a statement in the block breaks a unique constraint.
+
+    Services check for a duplicate first to answer early; this catches the insert that loses the race
+    between two calls (the transaction rolls back as for any error).
+    """
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise AlreadyExists(message) from exc
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -37,6 +38,19 @@ async def test_create_user_rejects_duplicates_weak_and_bad_names(call: ToolCalle
     assert (await call("create_user", username="no spaces", password=PASSWORD, role="viewer")).error == \
         "VALIDATION_ERROR"
     assert (await call("create_user", username="dave", password=PASSWORD, role="root")).error == "VALIDATION_ERROR"
+
+
+async def test_the_same_name_created_twice_at_once_is_one_user_and_one_already_exists(
+    call: ToolCaller, tomo_app: TomoApp
+) -> None:
+    """Both calls pass the duplicate check while their passwords hash; the second insert used to fail as
+    DATABASE_ERROR ("try again") instead of saying the name is taken."""
+    await act_as_user(tomo_app, "root", Role.ADMIN)
+    answers = await asyncio.gather(*(call("create_user", username="bob", password=PASSWORD, role="viewer")
+                                     for _ in range(2)))  # fmt: skip
+    assert sorted(str(answer.error) for answer in answers) == ["ALREADY_EXISTS", "None"], answers
+    users = (await call("list_users")).data["users"]
+    assert [user["username"] for user in users].count("bob") == 1
 
 
 async def test_last_admin_cannot_be_demoted_disabled_or_deleted(call: ToolCaller, tomo_app: TomoApp) -> None:

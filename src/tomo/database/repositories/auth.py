@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tomo.database.engine import Database
+from tomo.database.engine import Database, duplicate_as
 from tomo.database.tables_auth import api_tokens, lockouts, login_failures, sessions, users
 from tomo.database.upsert import upsert
 from tomo.models.principal import Role
@@ -53,7 +53,9 @@ class UserRepository:
     async def insert(self, values: dict[str, Any]) -> None:
         self.generation += 1
         async with self.database.begin() as conn:
-            await conn.execute(users.insert().values(**values))
+            with duplicate_as(f"A user named '{values['username']}' already exists; pick another name or see "
+                              "list_users."):
+                await conn.execute(users.insert().values(**values))
 
     async def get(self, user_id: str) -> User | None:
         return await self._one(users.c.id == user_id)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from tomo.database.engine import Database
+from tomo.database.engine import Database, duplicate_as
 from tomo.database.tables_apps import installations
-from tomo.errors import AlreadyExists
 
 HISTORY_LIMIT = 20
 
@@ -51,15 +49,11 @@ def _record(row: sa.Row[Any]) -> InstallationRecord:
     return InstallationRecord(**dict(row._mapping))
 
 
-@contextmanager
-def _unique_name(name: str) -> Iterator[None]:
-    try:
-        yield
-    except sa.exc.IntegrityError as exc:
-        raise AlreadyExists(
-            f"An installation named '{name}' already exists on this server; pick another name with "
-            "config.name, or manage that one (get_installation, update_app, uninstall_app)."
-        ) from exc
+def _unique_name(name: str) -> AbstractContextManager[None]:
+    return duplicate_as(
+        f"An installation named '{name}' already exists on this server; pick another name with "
+        "config.name, or manage that one (get_installation, update_app, uninstall_app)."
+    )
 
 
 class InstallationRepository:

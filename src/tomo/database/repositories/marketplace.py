@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tomo.database import tables_marketplace as t
-from tomo.database.engine import Database
+from tomo.database.engine import Database, duplicate_as
 from tomo.database.repositories import search
 from tomo.database.repositories.search import SearchFilters
 from tomo.database.upsert import upsert
@@ -57,7 +57,8 @@ class MarketplaceRepository:
 
     async def insert_repo(self, values: dict[str, Any]) -> None:
         async with self.database.begin() as conn:
-            await conn.execute(repos.insert().values(**values))
+            with duplicate_as(f"A repository named '{values['name']}' already exists; see list_repos."):
+                await conn.execute(repos.insert().values(**values))
 
     async def get_repo(self, repo_id: str) -> dict[str, Any] | None:
         async with self.database.connect() as conn:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from tomo.database.engine import Database
+from tomo.database.engine import Database, duplicate_as
 from tomo.database.tables_servers import servers
-from tomo.errors import AlreadyExists
 from tomo.models.server import Server, SystemInfo
 
 _PUBLIC = [column for column in servers.c if column.name != "credentials"]
@@ -39,14 +37,10 @@ _FIND = _find_by_ref(*_PUBLIC)
 _FIND_WITH_CREDENTIALS = _find_by_ref(*servers.c)
 
 
-@contextmanager
-def _unique_name(name: str | None) -> Iterator[None]:
-    try:
-        yield
-    except sa.exc.IntegrityError as exc:
-        raise AlreadyExists(
-            f"A server named '{name}' already exists; pick another name, or change that server with update_server."
-        ) from exc
+def _unique_name(name: str | None) -> AbstractContextManager[None]:
+    return duplicate_as(
+        f"A server named '{name}' already exists; pick another name, or change that server with update_server."
+    )
 
 
 class ServerRepository:
