@@ -2,11 +2,14 @@
 local git repositories, through the real sync job), and search latency over 10,000 apps.
 
 Run: .venv/bin/python bench/bench_marketplace.py [searches]   (TOMO_SHARED_CATALOGS: default ../shared/catalogs)
+With TOMO_BENCH_POSTGRES_URL (an admin URL, e.g. from `scripts/postgres.sh env`'s TOMO_TEST_POSTGRES_URL) the
+search is also timed on PostgreSQL (the portable search path), in a database created and dropped for the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -14,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +131,11 @@ async def fill(app: TomoApp, count: int) -> None:
     await repository.apply_changes(repo_id, AppChanges(insert=rows), now)
 
 
-async def bench_search(work: Path, searches: int) -> tuple[list[list[str]], list[list[str]]]:
+async def bench_search(
+    work: Path, searches: int, database_url: str | None = None
+) -> tuple[list[list[str]], list[list[str]]]:
     """Wall-clock and CPU time (this process, all threads) per search call over 10,000 apps."""
-    app = await ready(build_app(TomoConfig(data_dir=work / "data-search")))
+    app = await ready(build_app(TomoConfig(data_dir=work / "data-search", database_url=database_url)))
     service = app.services["marketplace_service"]
     builtin = (await service.list_repos())[0].app_count
     await fill(app, 10_000 - builtin)
@@ -169,6 +175,27 @@ async def main() -> None:
         print_table("marketplace search over 10,000 apps, wall clock (service call: match, rank, page, total)", wall)
         print_table("the same searches, CPU time of this process (less sensitive to other load)", cpu)
         print("\ntargets: each shared catalog syncs in < 5 s; search p99 < 10 ms")
+        if admin_url := os.environ.get("TOMO_BENCH_POSTGRES_URL"):
+            async with postgres_database(admin_url) as url:
+                wall, _ = await bench_search(work / "pg", searches, url)
+            print_table("PostgreSQL (portable search path), wall clock, same searches over 10,000 apps", wall)
+
+
+@contextlib.asynccontextmanager
+async def postgres_database(admin_url: str) -> AsyncIterator[str]:
+    """A fresh database on the server of ``admin_url``, dropped afterwards."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    admin, name = make_url(admin_url), f"tomo_bench_{os.getpid()}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
 
 
 if __name__ == "__main__":
