@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -46,11 +48,16 @@ async def test_an_unreachable_server_says_what_to_check_and_hides_the_password()
 async def test_an_unwritable_sqlite_file_says_to_check_the_data_directory(tmp_path: Path) -> None:
     (tmp_path / "tomo.db").mkdir()  # a directory where the database file should be: SQLite cannot open it
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'tomo.db'}")
+    before = set(threading.enumerate())
     try:
         with pytest.raises(DatabaseError, match="data directory exists and is writable"):
             await database.migrate()
     finally:
         await database.dispose()
+    # aiosqlite stops the thread of a failed connection without waiting for it; let it finish while this
+    # test's event loop is open (else it reports 'Event loop is closed' during a later test).
+    for thread in {t for t in threading.enumerate() if "_connection_worker_thread" in t.name} - before:
+        await asyncio.to_thread(thread.join, 5)
 
 
 def test_tomo_serve_exits_with_the_message_not_a_traceback(tmp_path: Path) -> None:
