@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: Loaded on first use only: SSH, migrations, catalog parsing, password hashing, the PostgreSQL dialect.
-LAZY = ("asyncssh", "alembic", "yaml", "argon2", "sqlalchemy.dialects.postgresql", "asyncpg")
+#: Loaded on first use only: SSH, migrations, catalog parsing, password hashing, the PostgreSQL dialect, and
+#: griffe (FastMCP's docstring parser: the saved tool schemas and the prompts' own Args reading avoid it).
+LAZY = ("asyncssh", "alembic", "yaml", "argon2", "sqlalchemy.dialects.postgresql", "asyncpg", "griffe")
 
 START = """
 import asyncio, sys
