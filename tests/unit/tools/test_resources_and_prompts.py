@@ -56,7 +56,7 @@ async def test_resources_and_templates_are_listed_and_are_not_tools(client: Clie
     tools = {t.name for t in await client.list_tools()}
     assert set(resources) == {"tomo://servers"}
     assert set(templates) == {"tomo://servers/{server_id}", "tomo://apps/{installation_id}/compose",
-                              "tomo://marketplace/apps/{app_id}"}
+                              "tomo://marketplace/apps/{app_id}", "tomo://marketplace/apps/{repo}/{app}"}
     assert all(t.mime_type == "application/json" and t.description for t in templates.values())
     assert not tools & (RESOURCE_NAMES | {"deploy_app", "diagnose_server"})
 
@@ -76,7 +76,10 @@ async def test_server_resources_match_the_tools_and_hold_no_credentials(nas: str
 async def test_marketplace_resource_serves_the_builtin_catalog(client: Client[Any], call: ToolCaller) -> None:
     encoded = await read_json(client, "tomo://marketplace/apps/builtin%2Fjellyfin")
     bare = await read_json(client, "tomo://marketplace/apps/jellyfin")
-    assert encoded == bare == (await call("get_marketplace_app", app_id="builtin/jellyfin")).data
+    written_as_is = await read_json(client, "tomo://marketplace/apps/builtin/jellyfin")
+    assert encoded == bare == written_as_is == (await call("get_marketplace_app", app_id="builtin/jellyfin")).data
+    missing = await read_error(client, "tomo://marketplace/apps/builtin/nope")
+    assert "APP_NOT_FOUND" in missing and "search_marketplace" in missing
     assert encoded["app"]["title"] == "Jellyfin" and "services" in encoded["app"]["compose"]
 
 

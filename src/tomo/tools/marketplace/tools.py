@@ -200,3 +200,11 @@ class MarketplaceTools:
         app_id is a bare id ("jellyfin") or a full one with its '/' percent-encoded ("builtin%2Fjellyfin").
         """
         return {"app": await self.marketplace.get_app_detail(app_id)}
+
+    @tomo_resource("tomo://marketplace/apps/{repo}/{app}", title="Marketplace app (full id)")
+    async def marketplace_app_by_repo_resource(self, repo: str, app: str) -> dict[str, Any]:
+        """One marketplace app by its full id written as is ("tomo://marketplace/apps/builtin/jellyfin").
+
+        The same as tomo://marketplace/apps/{app_id}, for an id whose '/' is not percent-encoded.
+        """
+        return {"app": await self.marketplace.get_app_detail(f"{repo}/{app}")}
