@@ -30,7 +30,7 @@ from tomo.database.types import new_id, utcnow  # noqa: E402
 from tomo.lib.config import TomoConfig  # noqa: E402
 from tomo.lib.logging_config import configure_logging  # noqa: E402
 from tomo.main import TomoApp, build_app  # noqa: E402
-from tomo.services.sync_service import app_row  # noqa: E402
+from tomo.services.marketplace.sync import app_row  # noqa: E402
 
 SHARED = Path(os.environ.get("TOMO_SHARED_CATALOGS") or Path(__file__).resolve().parents[2] / "shared" / "catalogs")
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@tomo.invalid",

@@ -21,8 +21,8 @@ from tomo.main import TomoApp
 from tomo.models.installation import HttpCheck
 from tomo.models.marketplace import CatalogApp
 from tomo.models.server import ServerCreate, ServerCredentials
-from tomo.services.app_remote import AppRemote
-from tomo.services.app_service import AppService
+from tomo.services.apps.remote import AppRemote
+from tomo.services.apps.service import AppService
 
 
 def classify(argv: Sequence[str]) -> str:

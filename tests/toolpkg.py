@@ -25,7 +25,7 @@ def make_tool_package(root: Path, modules: dict[str, str]) -> str:
 
 ECHO_MODULE = '''
 from tomo.errors import ServerNotFound
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.mcp.tooling import tomo_tool
 from tomo.models.common import Reply, JobStarted
 from tomo.models.principal import Role
 
@@ -53,7 +53,7 @@ class EchoTools:
     @tomo_tool(role=Role.OPERATOR)
     async def echo_pin(self, settings: dict) -> Reply:
         """Treat the value of settings['PIN'] as secret, as app inputs of type password are."""
-        from tomo.lib.tooling import mark_secret
+        from tomo.lib.mcp.tooling import mark_secret
 
         mark_secret(settings["PIN"])
         return Reply("stored", {"keys": sorted(settings)})

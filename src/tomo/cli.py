@@ -166,7 +166,7 @@ async def _with_services(config: TomoConfig, action: Callable[[dict[str, Any]], 
     """Run ``action`` against migrated services, acting as the local owner of the data directory."""
     import getpass
 
-    from tomo.lib.tooling import set_current_principal
+    from tomo.lib.mcp.tooling import set_current_principal
     from tomo.main import build_services
     from tomo.models.principal import Principal, Role
 

@@ -1,7 +1,7 @@
 """Composition root: builds every service once and wires the MCP server.
 
 Nothing else constructs services. Tool classes receive their dependencies by
-constructor parameter name (see ``lib/tool_loader.py``).
+constructor parameter name (see ``lib/mcp/loader.py``).
 """
 
 from __future__ import annotations
@@ -25,31 +25,31 @@ from tomo.database.repositories.servers import ServerRepository
 from tomo.database.repositories.settings import SettingsRepository
 from tomo.lib.config import TomoConfig
 from tomo.lib.encryption import Encryptor
-from tomo.lib.middleware import TomoMiddleware
+from tomo.lib.mcp.loader import DEFAULT_PACKAGES, load_modules, register_all_tools, register_views
+from tomo.lib.mcp.middleware import TomoMiddleware
+from tomo.lib.mcp.schemas import CACHE_FILE, SchemaCache
+from tomo.lib.mcp.tooling import ToolPolicy
+from tomo.lib.mcp.wrapper import ToolRuntime
 from tomo.lib.security import PasswordHasher
-from tomo.lib.tool_loader import DEFAULT_PACKAGES, load_modules, register_all_tools, register_views
-from tomo.lib.tool_schemas import CACHE_FILE, SchemaCache
-from tomo.lib.tool_wrapper import ToolRuntime
-from tomo.lib.tooling import ToolPolicy
 from tomo.models.principal import Transport
-from tomo.services.app_remote import AppRemote
-from tomo.services.app_service import AppService
-from tomo.services.audit_service import AuditService
-from tomo.services.auth_service import AuthService
-from tomo.services.docker_service import DockerService
-from tomo.services.health_service import HealthService
-from tomo.services.identity_service import IdentityService
-from tomo.services.job_service import JobService
-from tomo.services.lockout_service import LockoutService
-from tomo.services.log_service import LogService
-from tomo.services.marketplace_service import MarketplaceService
-from tomo.services.preparation_service import PreparationService
-from tomo.services.server_service import ServerService
-from tomo.services.settings_service import SettingsService
-from tomo.services.ssh_service import LazySSHPool, SSHService
-from tomo.services.sync_service import SyncService
-from tomo.services.token_service import TokenService
-from tomo.services.user_service import UserService
+from tomo.services.apps.remote import AppRemote
+from tomo.services.apps.service import AppService
+from tomo.services.auth.auth import AuthService
+from tomo.services.auth.identity import IdentityService
+from tomo.services.auth.lockout import LockoutService
+from tomo.services.auth.tokens import TokenService
+from tomo.services.auth.users import UserService
+from tomo.services.docker.docker import DockerService
+from tomo.services.health.health import HealthService
+from tomo.services.jobs.jobs import JobService
+from tomo.services.logs.audit import AuditService
+from tomo.services.logs.logs import LogService
+from tomo.services.marketplace.marketplace import MarketplaceService
+from tomo.services.marketplace.sync import SyncService
+from tomo.services.servers.preparation import PreparationService
+from tomo.services.servers.servers import ServerService
+from tomo.services.servers.ssh import LazySSHPool, SSHService
+from tomo.services.settings.settings import SettingsService
 
 logger = structlog.get_logger("tomo")
 

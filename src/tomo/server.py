@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from tomo.lib.config import TomoConfig
-from tomo.lib.http_auth import BearerAuthMiddleware
+from tomo.lib.mcp.http_auth import BearerAuthMiddleware
 from tomo.main import TomoApp, build_app
 
 

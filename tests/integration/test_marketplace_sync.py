@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 import yaml
 from tests.conftest import ToolCaller
-from tests.unit.services.test_marketplace_kit import commit_all, copy_catalog, marketplace, shared_catalogs_path
+from tests.unit.services.marketplace.test_marketplace_kit import (
+    commit_all,
+    copy_catalog,
+    marketplace,
+    shared_catalogs_path,
+)
 
 from tomo.lib.catalog import TOMO_VARIABLES
 from tomo.lib.catalog.variables import referenced_names

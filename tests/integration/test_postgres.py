@@ -21,7 +21,13 @@ from alembic.migration import MigrationContext
 from fastmcp import Client
 from tests.conftest import ToolCaller
 from tests.pgkit import database_url, fresh_database  # noqa: F401 - database_url: Tomo runs on PostgreSQL
-from tests.unit.services.test_marketplace_kit import add_and_sync, commit_all, marketplace, ready, write_tomo_app
+from tests.unit.services.marketplace.test_marketplace_kit import (
+    add_and_sync,
+    commit_all,
+    marketplace,
+    ready,
+    write_tomo_app,
+)
 
 from tomo.database import engine
 from tomo.database.engine import Database, migration_heads

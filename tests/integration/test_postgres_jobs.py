@@ -1,4 +1,4 @@
-"""Jobs on PostgreSQL: tests/unit/services/test_jobs.py, unchanged (a job running at a crash is interrupted after a
+"""Jobs on PostgreSQL: tests/unit/services/jobs/test_jobs.py, unchanged (a job running at a crash is interrupted after a
 restart, list filters, cancel, one job per resource), each test on a fresh PostgreSQL database.
 
 Those tests build their apps with ``TomoConfig(data_dir=...)``, which also reads ``TOMO_DATABASE_URL``: set for
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 from tests.pgkit import database_url  # noqa: F401 - a fresh PostgreSQL database per test
-from tests.unit.services.test_jobs import *  # noqa: F403
+from tests.unit.services.jobs.test_jobs import *  # noqa: F403
 
 from tomo.database.engine import Database
 

@@ -1,7 +1,7 @@
 """The marketplace on PostgreSQL: the built-in catalog plus the real CasaOS and Runtipi stores synced through
 git, searched on the portable path (PostgreSQL has no FTS5 index).
 
-The search tests are those of tests/unit/services/test_marketplace_search.py that do not look inside SQLite,
+The search tests are those of tests/unit/services/marketplace/test_marketplace_search.py that do not look inside SQLite,
 run here against one Tomo on a PostgreSQL database (module scope: the sync takes seconds).
 """
 
@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from tests.pgkit import fresh_database
-from tests.unit.services.test_marketplace_kit import add_and_sync, copy_catalog, ready, shared_catalogs_path
-from tests.unit.services.test_marketplace_search import (  # noqa: F401 - collected here, on PostgreSQL
+from tests.unit.services.marketplace.test_marketplace_kit import add_and_sync, copy_catalog, ready, shared_catalogs_path
+from tests.unit.services.marketplace.test_marketplace_search import (  # noqa: F401 - collected here, on PostgreSQL
     service,
     test_category_aliases_are_accepted,
     test_category_filter_returns_only_that_category,

@@ -29,7 +29,7 @@ from tests.conftest import ToolCaller, heap_frozen
 from tests.testbed import TESTBED_SCRIPT, Testbed, remote_path_exists, testbed_or_skip
 
 from tomo.main import TomoApp
-from tomo.services.ssh_service import LazySSHPool, SSHService
+from tomo.services.servers.ssh import LazySSHPool, SSHService
 
 pytestmark = pytest.mark.testbed
 

@@ -2,7 +2,7 @@
 
 This is the *start-up* configuration (where data lives, which database, which
 keys). Runtime settings that an admin changes through tools live in the
-database and are described by ``services/settings_registry.py``.
+database and are described by ``services/settings/registry.py``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from tests.appfakes import FakeRunner, app_service_with_fakes
 from tests.authkit import act_as
 from tests.conftest import ToolCaller
 
-from tomo.lib.view_wrapper import _argument_docs
+from tomo.lib.mcp.views import _argument_docs
 from tomo.main import TomoApp
 from tomo.models.job import JobStatus
 from tomo.models.principal import ANONYMOUS_HTTP

@@ -12,4 +12,4 @@ def builtin_catalog_path() -> Path:
     The package is installed as plain files (never zipped), so the resource folder is a real path
     that :func:`tomo.lib.catalog.import_catalog` can walk.
     """
-    return Path(str(files("tomo") / "catalog"))
+    return Path(str(files("tomo") / "data" / "catalog"))

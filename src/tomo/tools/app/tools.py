@@ -6,12 +6,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tomo.lib.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
+from tomo.lib.mcp.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
 from tomo.models.common import JobStarted, Reply
 from tomo.models.docker import ServiceName
 from tomo.models.installation import AppVersion, InstallationCompose, InstallConfig
 from tomo.models.principal import Role
-from tomo.services.app_service import AppService
+from tomo.services.apps.service import AppService
 
 ServerRef = Annotated[
     str, Field(min_length=1, max_length=64, description="Server id from list_servers, or the server's unique name.")

@@ -7,15 +7,15 @@ from typing import Annotated
 from pydantic import Field
 
 from tomo.errors import AuthenticationRequired, ConflictError, PermissionDenied
-from tomo.lib.tooling import current_principal, tomo_tool
+from tomo.lib.mcp.tooling import current_principal, tomo_tool
 from tomo.models.common import Reply
 from tomo.models.principal import Principal, Role
 from tomo.models.user import EntityId, Password, Username
-from tomo.services.auth_service import AuthService
-from tomo.services.identity_service import IdentityService
-from tomo.services.lockout_service import LockoutService
-from tomo.services.token_service import TokenService, visible_owner
-from tomo.services.user_service import UserService
+from tomo.services.auth.auth import AuthService
+from tomo.services.auth.identity import IdentityService
+from tomo.services.auth.lockout import LockoutService
+from tomo.services.auth.tokens import TokenService, visible_owner
+from tomo.services.auth.users import UserService
 
 UserRef = Annotated[str, Field(min_length=1, max_length=64, description="A user's id (see list_users) or username.")]
 TokenName = Annotated[str, Field(min_length=1, max_length=64, description="A label, e.g. 'claude-desktop'.")]

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.mcp.tooling import tomo_tool
 from tomo.models.common import Reply
 from tomo.models.docker import Bounded, ContainerRef, ImageRef
 from tomo.models.principal import Role
-from tomo.services.docker_service import LIST_LIMIT, DockerService, PruneTarget
+from tomo.services.docker.docker import LIST_LIMIT, DockerService, PruneTarget
 
 ServerId = Annotated[
     str, Field(min_length=1, max_length=64, description="Server id from list_servers, or the server's unique name.")

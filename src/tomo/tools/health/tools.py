@@ -7,10 +7,10 @@ from typing import Annotated
 from pydantic import Field
 
 from tomo.errors import PermissionDenied
-from tomo.lib.tooling import current_principal, tomo_tool
+from tomo.lib.mcp.tooling import current_principal, tomo_tool
 from tomo.models.common import Reply
 from tomo.models.principal import Role
-from tomo.services.health_service import HealthService
+from tomo.services.health.health import HealthService
 
 
 class HealthTools:

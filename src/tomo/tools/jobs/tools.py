@@ -6,11 +6,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.mcp.tooling import tomo_tool
 from tomo.models.common import Reply
 from tomo.models.job import JobStatus
 from tomo.models.principal import Role
-from tomo.services.job_service import JobService
+from tomo.services.jobs.jobs import JobService
 
 JobId = Annotated[str, Field(min_length=1, max_length=64, description="Job id as returned by a job tool.")]
 

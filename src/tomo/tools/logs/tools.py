@@ -8,12 +8,12 @@ from typing import Annotated
 from pydantic import Field
 
 from tomo.database.repositories.logs import AuditQuery, LogQuery
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.mcp.tooling import tomo_tool
 from tomo.models.common import Reply
 from tomo.models.log import AuditOutcome, LogLevel
 from tomo.models.principal import Role
-from tomo.services.audit_service import AuditService
-from tomo.services.log_service import LogService
+from tomo.services.logs.audit import AuditService
+from tomo.services.logs.logs import LogService
 
 Limit = Annotated[int, Field(ge=1, le=1000, description="Entries per page.")]
 Offset = Annotated[int, Field(ge=0, description="Entries to skip (for paging).")]

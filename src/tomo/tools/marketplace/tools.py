@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from tomo.lib.tooling import tomo_resource, tomo_tool
+from tomo.lib.mcp.tooling import tomo_resource, tomo_tool
 from tomo.models.common import JobStarted, Reply
 from tomo.models.principal import Role
-from tomo.services.marketplace_service import MarketplaceService
+from tomo.services.marketplace.marketplace import MarketplaceService
 
 RepoId = Annotated[
     str, Field(min_length=1, max_length=64, description="Repository id (or name) as shown by list_repos.")

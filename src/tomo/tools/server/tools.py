@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from tomo.lib.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
+from tomo.lib.mcp.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
 from tomo.models.common import JobStarted, Reply
 from tomo.models.principal import Role
 from tomo.models.server import (
@@ -23,8 +23,8 @@ from tomo.models.server import (
     Username,
     build_credentials,
 )
-from tomo.services.preparation_service import PreparationService
-from tomo.services.server_service import ServerService
+from tomo.services.servers.preparation import PreparationService
+from tomo.services.servers.servers import ServerService
 
 ServerRef = Annotated[
     str,

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from tomo.lib.tooling import tomo_tool
+from tomo.lib.mcp.tooling import tomo_tool
 from tomo.models.common import Reply
 from tomo.models.principal import Role
-from tomo.services.settings_registry import SETTINGS
-from tomo.services.settings_service import SettingsService
+from tomo.services.settings.registry import SETTINGS
+from tomo.services.settings.settings import SettingsService
 
 Category = Annotated[str | None, Field(description="Settings category, e.g. 'servers'; omit for all.")]
 

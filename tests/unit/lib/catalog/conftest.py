@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.unit.services.test_marketplace_kit import shared_catalogs_path
+from tests.unit.services.marketplace.test_marketplace_kit import shared_catalogs_path
 
 from tomo.lib.catalog import import_catalog
 from tomo.models.marketplace import ImportResult

@@ -1,0 +1,1 @@
+"""MCP glue: tool loading, schemas, the call wrapper, middleware, the envelope and HTTP auth."""

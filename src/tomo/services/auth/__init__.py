@@ -1,0 +1,1 @@
+"""Authentication: logins, identity of each call, tokens, users, lockouts, password policy."""

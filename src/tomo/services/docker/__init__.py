@@ -1,0 +1,1 @@
+"""Raw Docker on a registered server."""

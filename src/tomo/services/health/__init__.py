@@ -1,0 +1,1 @@
+"""Tomo's own health."""

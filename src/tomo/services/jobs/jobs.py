@@ -1,0 +1,283 @@
+"""Jobs: long operations that run in the background, recorded step by step.
+
+A job is a row in ``jobs`` plus an asyncio task in this process. Its runner gets
+a :class:`JobContext` to record steps and progress; every change is persisted,
+so ``get_job`` always shows where a job is (or where it stopped). Jobs still
+pending or running when Tomo stops are marked ``interrupted`` at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import structlog
+
+from tomo.database.repositories.jobs import JobRepository
+from tomo.database.types import new_id, utcnow
+from tomo.errors import ConflictError, JobNotFound, TomoError
+from tomo.lib.mcp.tooling import current_principal
+from tomo.lib.mcp.wrapper import ProgressCallback
+from tomo.lib.redaction import redact
+from tomo.models.job import Job, JobStatus, JobStep, JobSummary, StepStatus
+from tomo.services.settings.settings import SettingsService
+
+logger = structlog.get_logger("tomo.jobs")
+
+JobRunner = Callable[["JobContext"], Awaitable[dict[str, Any] | None]]
+
+
+class JobCancelled(TomoError):
+    """The job was cancelled by a user."""
+
+    code = "JOB_CANCELLED"
+
+
+class JobContext:
+    """Handed to a job's runner: record steps and progress."""
+
+    def __init__(self, service: JobService, job_id: str) -> None:
+        self._service = service
+        self.job_id = job_id
+        self.steps: list[JobStep] = []
+        self.progress_value = 0.0
+        self.message: str | None = None
+
+    @asynccontextmanager
+    async def step(self, name: str) -> AsyncIterator[JobStep]:
+        """Record a step: running on entry, ok on success, failed (and re-raised) on error."""
+        step = JobStep(name=name, status=StepStatus.RUNNING, started_at=utcnow())
+        self.steps.append(step)
+        self.message = name
+        await self._flush()
+        started = time.perf_counter()
+        try:
+            yield step
+        except asyncio.CancelledError:
+            self._finish_step(step, StepStatus.CANCELLED, started)
+            raise
+        except BaseException as exc:
+            if step.detail is None:
+                step.detail = exc.message if isinstance(exc, TomoError) else type(exc).__name__
+            self._finish_step(step, StepStatus.FAILED, started)
+            raise
+        else:
+            if step.status is StepStatus.RUNNING:
+                self._finish_step(step, StepStatus.OK, started)
+        finally:
+            await self._flush()
+
+    def _finish_step(self, step: JobStep, status: StepStatus, started: float) -> None:
+        step.status = status
+        step.finished_at = utcnow()
+        step.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+
+    async def skip(self, name: str, detail: str) -> None:
+        """Record a step that had nothing to do (for idempotent re-runs)."""
+        now = utcnow()
+        self.steps.append(JobStep(name=name, status=StepStatus.SKIPPED, started_at=now, finished_at=now,
+                                  duration_ms=0.0, detail=detail))
+        await self._flush()
+
+    async def progress(self, percent: float, message: str | None = None) -> None:
+        """Set overall progress (0-100) and an optional status line."""
+        self.progress_value = max(0.0, min(100.0, percent))
+        if message is not None:
+            self.message = message
+        await self._flush()
+
+    async def _flush(self) -> None:
+        await self._service._persist_progress(self)
+
+
+class JobService:
+    """Starts, tracks, waits for and cancels jobs."""
+
+    def __init__(self, job_repository: JobRepository, settings_service: SettingsService) -> None:
+        self.repo = job_repository
+        self.settings = settings_service
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self._server_slots: dict[str, asyncio.Semaphore] = {}
+        self._resources: dict[str, str] = {}
+        self._shutting_down = False
+
+    async def recover_interrupted(self) -> list[str]:
+        """Mark jobs a previous process left unfinished as ``interrupted``; returns their ids."""
+        ids = await self.repo.mark_interrupted(utcnow())
+        if ids:
+            logger.warning("jobs_interrupted", count=len(ids), job_ids=ids)
+        return ids
+
+    async def start(
+        self,
+        kind: str,
+        title: str,
+        runner: JobRunner,
+        *,
+        server_id: str | None = None,
+        resource: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> str:
+        """Record a new job and run it in the background; returns its id.
+
+        ``resource`` (e.g. ``installation:<id>``) admits one active job at a time:
+        a second start while one runs raises ConflictError.
+        """
+        principal = current_principal()
+        job_id = new_id()
+        if resource is not None:
+            await self._claim(resource, job_id)
+        try:
+            await self.repo.insert({
+                "id": job_id, "kind": kind, "title": title, "status": JobStatus.PENDING.value,
+                "server_id": server_id, "resource": resource, "params": redact(params or {}), "steps": [],
+                "progress": 0.0, "created_by": principal.username if principal else None, "created_at": utcnow(),
+            })
+        except BaseException:
+            if resource is not None:
+                self._resources.pop(resource, None)
+            raise
+        self._changed[job_id] = asyncio.Event()
+        self._tasks[job_id] = asyncio.create_task(self._run(job_id, runner, server_id, resource), name=f"job-{job_id}")
+        logger.info("job_started", job_id=job_id, kind=kind, server_id=server_id)
+        return job_id
+
+    async def _claim(self, resource: str, job_id: str) -> None:
+        """Reserve ``resource`` for ``job_id``; the reservation is taken before any await, so two
+        concurrent starts cannot both pass the check."""
+        holder = self._resources.get(resource)
+        if holder is None:
+            self._resources[resource] = job_id
+            try:
+                holder = await self.repo.active_for_resource(resource)
+            except BaseException:
+                self._resources.pop(resource, None)
+                raise
+            if holder is None:
+                return
+            self._resources.pop(resource, None)
+        raise ConflictError(
+            f"Another job ({holder}) is already working on {resource}; wait for it with get_job "
+            f"job_id='{holder}' and try again.",
+            details={"job_id": holder},
+        )
+
+    async def _run(self, job_id: str, runner: JobRunner, server_id: str | None, resource: str | None) -> None:
+        ctx = JobContext(self, job_id)
+        try:
+            async with self._server_slot(server_id):
+                await self.repo.update(job_id, {"status": JobStatus.RUNNING.value, "started_at": utcnow()})
+                self._notify(job_id)
+                result = await runner(ctx)
+            await self._finish(job_id, ctx, JobStatus.SUCCEEDED, result=result)
+        except asyncio.CancelledError:
+            status = JobStatus.INTERRUPTED if self._shutting_down else JobStatus.CANCELLED
+            await self._finish(job_id, ctx, status, error=JobCancelled(f"The job was {status.value}."))
+        except TomoError as exc:
+            await self._finish(job_id, ctx, JobStatus.FAILED, error=exc)
+        except Exception as exc:
+            logger.exception("job_crashed", job_id=job_id)
+            await self._finish(job_id, ctx, JobStatus.FAILED, error=TomoError(
+                f"The job stopped on an unexpected error ({type(exc).__name__}); get_logs has the details."))
+        finally:
+            if resource is not None and self._resources.get(resource) == job_id:
+                del self._resources[resource]
+            self._tasks.pop(job_id, None)
+            self._notify(job_id)
+
+    @asynccontextmanager
+    async def _server_slot(self, server_id: str | None) -> AsyncIterator[None]:
+        if server_id is None:
+            yield
+            return
+        slot = self._server_slots.get(server_id)
+        if slot is None:
+            slot = self._server_slots[server_id] = asyncio.Semaphore(int(self.settings.get("max_jobs_per_server")))
+        async with slot:
+            yield
+
+    async def _finish(
+        self, job_id: str, ctx: JobContext, status: JobStatus, *, result: dict[str, Any] | None = None,
+        error: TomoError | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status.value, "finished_at": utcnow(), "steps": _dump_steps(ctx.steps),
+            "result": result, "message": ctx.message if error is None else error.message,
+        }
+        if status is JobStatus.SUCCEEDED:
+            values["progress"] = 100.0
+        if error is not None:
+            values.update(error_code=error.code, error_message=error.message)
+        with suppress(asyncio.CancelledError):
+            await asyncio.shield(self.repo.update(job_id, values))
+        logger.info("job_finished", job_id=job_id, status=status.value, error=error.code if error else None)
+
+    async def _persist_progress(self, ctx: JobContext) -> None:
+        await self.repo.update(ctx.job_id, {
+            "steps": _dump_steps(ctx.steps), "progress": ctx.progress_value, "message": ctx.message,
+        })
+        self._notify(ctx.job_id)
+
+    def _notify(self, job_id: str) -> None:
+        event = self._changed.get(job_id)
+        if event is not None:
+            event.set()
+            self._changed[job_id] = asyncio.Event()
+
+    async def get(self, job_id: str) -> Job:
+        """The job with its steps; raises JobNotFound."""
+        job = await self.repo.get(job_id)
+        if job is None:
+            raise JobNotFound(f"No job with id '{job_id}'; list_jobs shows recent jobs.")
+        return job
+
+    async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
+        """Recent jobs, newest first."""
+        return await self.repo.list_recent(server_id, status, limit)
+
+    async def wait(self, job_id: str, timeout: float, on_progress: ProgressCallback | None = None) -> Job:
+        """Wait until the job finishes or ``timeout`` passes, forwarding progress; returns the job."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self._changed.get(job_id)  # taken before reading, so no change can slip between
+            job = await self.get(job_id)
+            remaining = deadline - time.monotonic()
+            if job.status.finished or remaining <= 0:
+                return job
+            if on_progress is not None:
+                await on_progress(job.progress, job.message)
+            if event is None:
+                await asyncio.sleep(min(remaining, 0.5))
+            else:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a running job; what its runner already did is recorded in the steps."""
+        job = await self.get(job_id)
+        if job.status.finished:
+            raise ConflictError(f"Job {job_id} already ended as {job.status.value}; nothing to cancel.")
+        task = self._tasks.get(job_id)
+        if task is None:
+            raise ConflictError(f"Job {job_id} is not run by this Tomo process and cannot be cancelled here.")
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await asyncio.wait({task}, timeout=10)
+        return await self.get(job_id)
+
+    async def shutdown(self) -> None:
+        """Stop running jobs; they are recorded as interrupted."""
+        self._shutting_down = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+
+def _dump_steps(steps: list[JobStep]) -> list[dict[str, Any]]:
+    return [step.model_dump(mode="json") for step in steps]

@@ -1,0 +1,1 @@
+"""App catalogs: repositories, sync and search."""

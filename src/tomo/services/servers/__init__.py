@@ -1,0 +1,1 @@
+"""Servers: registration, SSH, preparation, system info."""
