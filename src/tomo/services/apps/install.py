@@ -24,7 +24,8 @@ from tomo.errors import DeploymentFailed, TomoError
 from tomo.models.installation import InstallationStatus, PublishedPort, ServiceState
 from tomo.models.marketplace import CatalogApp
 from tomo.services.apps.checks import ResolvedInputs, ServerFacts, check_server
-from tomo.services.apps.health import service_problems, wait_for_http
+from tomo.services.apps.health import service_problems
+from tomo.services.apps.probe import wait_for_http
 from tomo.services.apps.remote import PID_PREFIX, AppRemote
 from tomo.services.apps.render import (
     ProjectPaths,

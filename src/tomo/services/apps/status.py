@@ -28,7 +28,8 @@ from tomo.models.installation import (
 )
 from tomo.models.installation import Installation as InstallationModel
 from tomo.models.installation import InstallationSummary as Summary
-from tomo.services.apps.health import derive_status, http_check, service_problems
+from tomo.services.apps.health import derive_status, service_problems
+from tomo.services.apps.probe import http_check
 from tomo.services.apps.remote import AppRemote
 from tomo.services.apps.render import ProjectPaths, Scrubber
 from tomo.services.jobs.jobs import JobService
