@@ -32,8 +32,11 @@ from tomo.lib.mcp.tooling import ToolPolicy
 from tomo.lib.mcp.wrapper import ToolRuntime
 from tomo.lib.security import PasswordHasher
 from tomo.models.principal import Transport
+from tomo.services.apps.install import DeploymentService
+from tomo.services.apps.lifecycle import LifecycleService
 from tomo.services.apps.remote import AppRemote
 from tomo.services.apps.service import AppService
+from tomo.services.apps.status import AppStatusService
 from tomo.services.auth.auth import AuthService
 from tomo.services.auth.identity import IdentityService
 from tomo.services.auth.lockout import LockoutService
@@ -161,10 +164,13 @@ def build_marketplace_services(database: Database, services: dict[str, Any]) -> 
 
 def build_app_services(database: Database, services: dict[str, Any]) -> dict[str, Any]:
     """Installed apps; delete_server and marketplace syncs learn which servers and apps they use."""
+    repository, remote = InstallationRepository(database), AppRemote(services["ssh_service"])
+    deployment = DeploymentService(repository, remote, services["settings_service"])
+    status = AppStatusService(repository, remote, services["job_service"], services["encryptor"],
+                              services["marketplace_service"])
     app_service = AppService(
-        InstallationRepository(database), services["server_service"], services["marketplace_service"],
-        services["job_service"], services["encryptor"], services["settings_service"],
-        AppRemote(services["ssh_service"]),
+        repository, services["server_service"], services["marketplace_service"], services["job_service"],
+        services["encryptor"], services["settings_service"], remote, deployment, LifecycleService(deployment), status,
     )
     services["server_service"].register_dependents_check(app_service.count_on_server, label="installed app(s)")
     services["marketplace_service"].register_in_use_check(app_service.apps_in_use)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+#: Reports a job's progress as (percent done, 0 to 100; the current step's message).
+ProgressCallback = Callable[[float, str | None], Awaitable[None]]
 
 
 class JobStatus(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -52,3 +53,28 @@ class AuditEntry(BaseModel):
     error_code: str | None
     detail: str | None
     duration_ms: float
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Filters for stored log entries."""
+
+    level: str | None = None
+    source: str | None = None
+    search: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters for audit records."""
+
+    user: str | None = None
+    tool: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    limit: int = 100
+    offset: int = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,32 +9,7 @@ import sqlalchemy as sa
 
 from tomo.database.engine import Database
 from tomo.database.tables import audit_log, log_entries
-from tomo.models.log import AuditEntry, LogEntry
-
-
-@dataclass(frozen=True)
-class LogQuery:
-    """Filters for stored log entries."""
-
-    level: str | None = None
-    source: str | None = None
-    search: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = 100
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    """Filters for audit records."""
-
-    user: str | None = None
-    tool: str | None = None
-    outcome: str | None = None
-    since: datetime | None = None
-    limit: int = 100
-    offset: int = 0
+from tomo.models.log import AuditEntry, AuditQuery, LogEntry, LogQuery
 
 
 def _escape_like(text: str) -> str:

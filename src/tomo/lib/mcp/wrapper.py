@@ -27,13 +27,12 @@ from tomo.lib.mcp.tooling import (
 )
 from tomo.lib.redaction import mask_values, redact
 from tomo.models.common import JobStarted, Reply
-from tomo.models.job import Job, JobStatus
+from tomo.models.job import Job, JobStatus, ProgressCallback
 from tomo.models.log import AuditOutcome
 from tomo.models.principal import Principal
 
 logger = structlog.get_logger("tomo.tools")
 
-ProgressCallback = Callable[[float, str | None], Awaitable[None]]
 WaitSeconds = Annotated[
     int | None,
     Field(

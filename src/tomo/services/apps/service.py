@@ -44,7 +44,9 @@ from tomo.services.apps.render import (
     tomo_variables,
 )
 from tomo.services.apps.status import AppStatusService, paths_of, port_config, resource_of
-from tomo.services.jobs.jobs import JobService
+from tomo.services.jobs.jobs import JobContext, JobRunner, JobService
+from tomo.services.marketplace.marketplace import MarketplaceService
+from tomo.services.servers.servers import ServerService
 from tomo.services.settings.settings import SettingsService
 
 log = structlog.get_logger("tomo.apps")
@@ -56,8 +58,10 @@ class AppService:
     """Business rules for installed apps; remote work goes through AppRemote, long work through jobs."""
 
     def __init__(
-        self, installation_repository: InstallationRepository, server_service: Any, marketplace_service: Any,
-        job_service: JobService, encryptor: Encryptor, settings_service: SettingsService, remote: AppRemote,
+        self, installation_repository: InstallationRepository, server_service: ServerService,
+        marketplace_service: MarketplaceService, job_service: JobService, encryptor: Encryptor,
+        settings_service: SettingsService, remote: AppRemote, deployment: DeploymentService,
+        lifecycle: LifecycleService, status: AppStatusService,
     ) -> None:
         self.repo = installation_repository
         self.servers = server_service
@@ -66,9 +70,9 @@ class AppService:
         self.encryptor = encryptor
         self.settings = settings_service
         self.remote = remote
-        self.deployment = DeploymentService(installation_repository, remote, settings_service)
-        self.lifecycle = LifecycleService(self.deployment)
-        self.status = AppStatusService(installation_repository, remote, job_service, encryptor, marketplace_service)
+        self.deployment = deployment
+        self.lifecycle = lifecycle
+        self.status = status
         self._locks: dict[str, asyncio.Lock] = {}
 
     # ---- hooks for other features ------------------------------------------------------------------------
@@ -179,7 +183,7 @@ class AppService:
             created_by=principal.username if principal else None,
         )  # fmt: skip
 
-    async def _run_install(self, ctx: Any, plan: InstallPlan) -> dict[str, Any]:
+    async def _run_install(self, ctx: JobContext, plan: InstallPlan) -> dict[str, Any]:
         await self.deployment.install(ctx, plan)
         return {"installation": await self._dump(plan.installation_id)}
 
@@ -223,7 +227,7 @@ class AppService:
                              previous_services=[s["service"] for s in record.services],
                              same_version=target == record.app_version, new_columns=columns)
 
-    async def _run_update(self, ctx: Any, update: UpdateContext) -> dict[str, Any]:
+    async def _run_update(self, ctx: JobContext, update: UpdateContext) -> dict[str, Any]:
         await self.lifecycle.update(ctx, update)
         return {"installation": await self._dump(update.plan.installation_id)}
 
@@ -243,7 +247,7 @@ class AppService:
             )  # fmt: skip
         return job_id, self.status.to_model(record)
 
-    async def _start_job(self, record: InstallationRecord, resource: str, kind: str, title: str, runner: Any,
+    async def _start_job(self, record: InstallationRecord, resource: str, kind: str, title: str, runner: JobRunner,
                          params: dict[str, Any]) -> str:
         try:
             job_id = await self.jobs.start(kind, title, runner, server_id=record.server_id, resource=resource,
@@ -308,7 +312,7 @@ class AppService:
         return self._locks.setdefault(resource, asyncio.Lock())
 
     async def _ensure_idle(self, resource: str) -> None:
-        holder = await self.jobs.repo.active_for_resource(resource)
+        holder = await self.jobs.active_for_resource(resource)
         if holder is not None:
             job = await self.jobs.get(holder)
             raise ConflictError(

@@ -33,6 +33,7 @@ from tomo.services.apps.probe import http_check
 from tomo.services.apps.remote import AppRemote
 from tomo.services.apps.render import ProjectPaths, Scrubber
 from tomo.services.jobs.jobs import JobService
+from tomo.services.marketplace.marketplace import MarketplaceService
 
 log = structlog.get_logger("tomo.apps")
 
@@ -56,7 +57,7 @@ class AppStatusService:
     """Reads installations, reconciling their status with the servers."""
 
     def __init__(self, installation_repository: InstallationRepository, remote: AppRemote, job_service: JobService,
-                 encryptor: Encryptor, marketplace_service: Any) -> None:
+                 encryptor: Encryptor, marketplace_service: MarketplaceService) -> None:
         self.repo = installation_repository
         self.remote = remote
         self.jobs = job_service
@@ -96,7 +97,7 @@ class AppStatusService:
             record.status_note = (f"the server did not answer ({observed.message}); showing the last known "
                                   f"status, checked {when}")
             return record
-        active = await self.jobs.repo.active_for_resource(resource_of(record.server_id, record.name))
+        active = await self.jobs.active_for_resource(resource_of(record.server_id, record.name))
         expected = [state["service"] for state in record.services]
         status, note = derive_status(observed, expected)
         values: dict[str, Any] = {"services": [s.model_dump(mode="json") for s in observed], "status_checked_at": now}

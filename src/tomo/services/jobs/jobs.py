@@ -20,9 +20,8 @@ from tomo.database.repositories.jobs import JobRepository
 from tomo.database.types import new_id, utcnow
 from tomo.errors import ConflictError, JobNotFound, TomoError
 from tomo.lib.mcp.tooling import current_principal
-from tomo.lib.mcp.wrapper import ProgressCallback
 from tomo.lib.redaction import redact
-from tomo.models.job import Job, JobStatus, JobStep, JobSummary, StepStatus
+from tomo.models.job import Job, JobStatus, JobStep, JobSummary, ProgressCallback, StepStatus
 from tomo.services.settings.settings import SettingsService
 
 logger = structlog.get_logger("tomo.jobs")
@@ -234,6 +233,10 @@ class JobService:
         if job is None:
             raise JobNotFound(f"No job with id '{job_id}'; list_jobs shows recent jobs.")
         return job
+
+    async def active_for_resource(self, resource: str) -> str | None:
+        """The id of the pending or running job holding ``resource``, if any."""
+        return await self.repo.active_for_resource(resource)
 
     async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
         """Recent jobs, newest first."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tomo.database.repositories.logs import AuditQuery, LogRepository
+from tomo.database.repositories.logs import LogRepository
 from tomo.database.types import utcnow
 from tomo.lib.redaction import redact
-from tomo.models.log import AuditEntry, AuditOutcome
+from tomo.models.log import AuditEntry, AuditOutcome, AuditQuery
 from tomo.models.principal import Principal
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import structlog
 
-from tomo.database.repositories.logs import LogQuery, LogRepository
+from tomo.database.repositories.logs import LogRepository
 from tomo.database.types import utcnow
 from tomo.errors import ValidationError
 from tomo.lib.redaction import redact, redact_text
-from tomo.models.log import LogEntry, LogLevel
+from tomo.models.log import LogEntry, LogLevel, LogQuery
 
 logger = structlog.get_logger("tomo.events")
 

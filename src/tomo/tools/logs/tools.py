@@ -7,10 +7,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tomo.database.repositories.logs import AuditQuery, LogQuery
 from tomo.lib.mcp.tooling import tomo_tool
 from tomo.models.common import Reply
-from tomo.models.log import AuditOutcome, LogLevel
+from tomo.models.log import AuditOutcome, AuditQuery, LogLevel, LogQuery
 from tomo.models.principal import Role
 from tomo.services.logs.audit import AuditService
 from tomo.services.logs.logs import LogService

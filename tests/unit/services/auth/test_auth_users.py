@@ -9,10 +9,10 @@ import pytest
 from tests.authkit import OTHER_PASSWORD, PASSWORD, act_as, act_as_user, login, make_user, principal_for, table_rows
 from tests.conftest import ToolCaller
 
-from tomo.database.repositories.logs import AuditQuery
 from tomo.errors import AccountLocked, AuthenticationFailed
 from tomo.lib.config import TomoConfig
 from tomo.main import TomoApp
+from tomo.models.log import AuditQuery
 from tomo.models.principal import Role
 
 

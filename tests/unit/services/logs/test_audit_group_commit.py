@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from tomo.database.repositories.logs import AuditQuery
 from tomo.main import TomoApp
-from tomo.models.log import AuditOutcome
+from tomo.models.log import AuditOutcome, AuditQuery
 from tomo.models.principal import Principal, Role
 
 ADMIN = Principal(username="ada", role=Role.ADMIN, transport="stdio")
