@@ -9,6 +9,8 @@ service shows clients :class:`MarketplaceRepo` (a catalog repository) and :class
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Self
 
@@ -227,3 +229,13 @@ class MarketplaceAppSummary(BaseModel):
     repo_name: str
     avg_rating: float | None
     rating_count: int
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What narrows a search besides the words: all given filters must hold."""
+
+    category: str | None = None
+    tags: Sequence[str] = field(default_factory=tuple)
+    repo_id: str | None = None
+    featured: bool | None = None

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tomo.database import tables_marketplace as t
 from tomo.database.engine import Database, duplicate_as
 from tomo.database.repositories import search
-from tomo.database.repositories.search import SearchFilters
 from tomo.database.upsert import upsert
+from tomo.models.marketplace import SearchFilters
 
 apps, repos, ratings = t.marketplace_apps, t.marketplace_repos, t.marketplace_ratings
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tomo.database.tables_marketplace import marketplace_apps as apps
 from tomo.database.tables_marketplace import marketplace_repos as repos
+from tomo.models.marketplace import SearchFilters
 
 FTS_TABLE: Final = "marketplace_apps_fts"
 TEXT_COLUMNS: Final = ("name", "title", "tagline", "description", "tags", "category")
@@ -46,16 +47,6 @@ SUMMARY_COLUMNS: Final = (
     apps.c.rating_count, repos.c.name.label("repo_name"),
 )
 TOTAL: Final = sa.func.count().over().label("total")
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """What narrows a search besides the words: all given filters must hold."""
-
-    category: str | None = None
-    tags: Sequence[str] = field(default_factory=tuple)
-    repo_id: str | None = None
-    featured: bool | None = None
 
 
 def query_terms(query: str | None) -> list[str]:

@@ -12,11 +12,11 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 from tomo.database.repositories.marketplace import MarketplaceRepository
-from tomo.database.repositories.search import SearchFilters
 from tomo.database.types import new_id, utcnow
 from tomo.errors import AlreadyExists, AppNotFound, RepoNotFound, ValidationError
 from tomo.lib import git
 from tomo.lib.mcp.tooling import current_principal
+from tomo.models.marketplace import SearchFilters
 from tomo.services.marketplace.sync import BUILTIN_NAME, InUseCheck, SyncService
 
 if TYPE_CHECKING:

@@ -21,11 +21,10 @@ from tests.unit.services.marketplace.test_marketplace_kit import (
 
 from tomo.database.repositories import search
 from tomo.database.repositories.marketplace import MarketplaceRepository
-from tomo.database.repositories.search import SearchFilters
 from tomo.errors import ValidationError
 from tomo.lib.config import TomoConfig
 from tomo.main import TomoApp, build_app
-from tomo.models.marketplace import MarketplaceAppSummary
+from tomo.models.marketplace import MarketplaceAppSummary, SearchFilters
 from tomo.services.marketplace.marketplace import MarketplaceService
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
