@@ -89,6 +89,8 @@ def _values(row: Any) -> Any:
 #: concurrent writes then costs far more than the writes. Taking turns in-process wakes the next writer the
 #: moment the last one commits; the busy timeout still covers other processes (the CLI). A transaction
 #: opened while the turn is held (nested, or in a task started inside it) does not wait for itself.
+#: Measured (bench/bench_sqlite_writes.py, medians): a burst of 10 concurrent writes takes 8 ms with the turn and
+#: 42 ms without it; 50 writes 41 ms vs 450 ms (p95 1.7 s).
 _WRITING: ContextVar[bool] = ContextVar("tomo_sqlite_writing", default=False)
 
 
