@@ -17,7 +17,7 @@ import structlog
 from tomo.lib.redaction import redact
 
 _NOISY = {"asyncssh": logging.WARNING, "aiosqlite": logging.WARNING, "sqlalchemy": logging.WARNING,
-          "httpx": logging.WARNING, "httpcore": logging.WARNING, "mcp": logging.WARNING,
+          "httpx2": logging.WARNING, "httpcore2": logging.WARNING, "mcp": logging.WARNING,
           "uvicorn.access": logging.WARNING, "docket": logging.WARNING, "alembic": logging.WARNING,
           "sse_starlette": logging.INFO}  # sse_starlette logs every response body at DEBUG
 
