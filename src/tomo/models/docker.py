@@ -59,18 +59,6 @@ class ContainerStats(BaseModel):
     pids: int | None
 
 
-class ComposeService(BaseModel):
-    """A compose service's container and its state (`docker compose ps`)."""
-
-    service: str
-    name: str
-    image: str
-    state: str
-    health: str | None = None
-    exit_code: int | None = None
-    publishers: list[dict[str, Any]] = Field(default_factory=list)
-
-
 class ContainerDetail(BaseModel):
     """One container, compact: what `docker inspect` says that matters, env reduced to names."""
 

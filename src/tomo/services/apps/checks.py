@@ -8,7 +8,6 @@ arguments; its three docker calls run in parallel) whose output :func:`parse_fac
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tomo.lib.catalog.secretgen import generate_secret
+from tomo.lib.docker import parse
 from tomo.lib.mcp.tooling import mark_secret
 from tomo.models.installation import PublishedPort
 from tomo.models.marketplace import AppInput, CatalogApp
@@ -265,21 +265,14 @@ def _free_bytes(text: str) -> int | None:
 
 
 def _read_containers(text: str, facts: ServerFacts) -> None:
-    for line in text.splitlines():
-        if not line.startswith("{"):
-            if line.strip():
-                facts.docker_problem = line.strip()[:300]
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        labels = dict(item.split("=", 1) for item in str(row.get("Labels", "")).split(",") if "=" in item)
-        project = labels.get("com.docker.compose.project", "")
-        if project:
-            facts.projects.add(project)
-        owner = project or str(row.get("Names", "a container"))
-        for match in _PUBLISHED.finditer(str(row.get("Ports", ""))):
+    problems = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("{")]
+    if problems:
+        facts.docker_problem = problems[-1][:300]
+    for summary in map(parse.container, parse.json_lines(text, lenient=True)):
+        if summary.project:
+            facts.projects.add(summary.project)
+        owner = summary.project or summary.name or "a container"
+        for match in _PUBLISHED.finditer(summary.ports):
             first, last = int(match.group(1)), int(match.group(2) or match.group(1))
             for port in range(first, min(last, first + 1024) + 1):
                 facts.published[(port, match.group(3))] = owner

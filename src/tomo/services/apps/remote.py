@@ -15,11 +15,10 @@ from typing import Protocol
 import structlog
 
 from tomo.errors import CommandFailed, ValidationError
-from tomo.lib.docker import commands
+from tomo.lib.docker import commands, parse
 from tomo.lib.ssh.command import CommandResult
 from tomo.models.installation import ServiceState
 from tomo.services.apps.checks import ServerFacts, facts_argv, parse_facts
-from tomo.services.apps.health import inspect_argv, merge_log_streams, parse_inspect, parse_ps, ps_argv
 from tomo.services.apps.render import ENV_FILE, ProjectPaths
 
 log = structlog.get_logger("tomo.apps")
@@ -109,29 +108,29 @@ class AppRemote:
 
     async def pull(self, server_id: str, paths: ProjectPaths, timeout: float, on_output: OnOutput) -> CommandResult:
         """`docker compose pull` (a failed pull of one image does not stop the others)."""
-        argv = commands.compose(paths.name, paths.project_dir, "pull", "--ignore-pull-failures", "--quiet")
+        argv = commands.compose_pull(paths.name, paths.project_dir)
         return await self.runner.stream(server_id, argv, on_output, timeout=timeout)
 
     async def compose_action(self, server_id: str, paths: ProjectPaths, action: str, timeout: float) -> None:
         """`docker compose start|stop|restart` (CommandFailed with Compose's message when it fails)."""
-        if action not in {"start", "stop", "restart"}:
-            raise ValueError(f"unknown compose action {action!r}")
-        await self.runner.run(server_id, commands.compose(paths.name, paths.project_dir, action),
+        await self.runner.run(server_id, commands.compose_action(paths.name, paths.project_dir, action),
                               timeout=timeout, check=True)
 
     async def states(self, server_id: str, name: str, timeout: float = QUICK_TIMEOUT_S) -> list[ServiceState]:
         """Each container of the project with state, health and restart count."""
-        ps = await self.runner.run(server_id, ps_argv(name), timeout=timeout, check=True)
-        containers = [state.container for state in parse_ps(ps.stdout).get(name, [])]
+        ps = await self.runner.run(server_id, commands.ps(all_containers=True, project=name), timeout=timeout,
+                                   check=True)
+        containers = [state.container for state in parse.projects(ps.stdout).get(name, [])]
         if not containers:
             return []
-        result = await self.runner.run(server_id, inspect_argv(containers), timeout=timeout)
-        return parse_inspect(result.stdout)
+        result = await self.runner.run(server_id, commands.inspect("container", *containers), timeout=timeout)
+        return parse.inspected_states(result.stdout)
 
     async def all_projects(self, server_id: str, timeout: float) -> dict[str, list[ServiceState]]:
         """Containers of every Compose project on the server, by project (one `docker ps`)."""
-        result = await self.runner.run(server_id, ps_argv(), timeout=timeout, check=True)
-        return parse_ps(result.stdout)
+        result = await self.runner.run(server_id, commands.ps(all_containers=True, compose_only=True),
+                                       timeout=timeout, check=True)
+        return parse.projects(result.stdout)
 
     async def logs(
         self, server_id: str, states: list[ServiceState], tail: int, since: str | None = None
@@ -141,28 +140,26 @@ class AppRemote:
         async def one(state: ServiceState) -> tuple[str, list[str]]:
             argv = commands.logs(state.container, tail, since)
             result = await self.runner.run(server_id, argv, timeout=QUICK_TIMEOUT_S, max_output=256 * 1024)
-            lines = merge_log_streams(result.stdout, result.stderr, tail)
+            lines, _ = parse.merge_logs(result.stdout, result.stderr, tail)
             return state.service or state.container, [line[:LOG_LINE_CHARS] for line in lines]
 
         return dict(await asyncio.gather(*(one(state) for state in states)))
 
     async def volumes(self, server_id: str, name: str) -> set[str]:
         """Named volumes labelled as belonging to the project."""
-        argv = ["docker", "volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={name}"]
-        result = await self.runner.run(server_id, argv, timeout=QUICK_TIMEOUT_S, check=True)
+        result = await self.runner.run(server_id, commands.volume_names(name), timeout=QUICK_TIMEOUT_S, check=True)
         return {line.strip() for line in result.stdout.splitlines() if line.strip()}
 
     async def down(self, server_id: str, paths: ProjectPaths) -> None:
         """Stop and remove the project's containers and networks (works without the compose file too)."""
-        argv = ["docker", "compose", "--project-name", paths.name, "--project-directory", paths.project_dir,
-                "down", "--remove-orphans"]
-        await self.runner.run(server_id, argv, timeout=DOWN_TIMEOUT_S, check=True)
+        await self.runner.run(server_id, commands.compose_down(paths.name, paths.project_dir),
+                              timeout=DOWN_TIMEOUT_S, check=True)
 
     async def remove_volumes(self, server_id: str, names: Sequence[str]) -> None:
         """Remove named volumes (after `down`, nothing uses them)."""
         if names:
-            await self.runner.run(server_id, ["docker", "volume", "rm", "--", *sorted(names)],
-                                  timeout=QUICK_TIMEOUT_S, check=True)
+            await self.runner.run(server_id, commands.remove_volumes(sorted(names)), timeout=QUICK_TIMEOUT_S,
+                                  check=True)
 
     async def remove_files(self, server_id: str, paths: ProjectPaths, names: Sequence[str]) -> None:
         """Remove files of the project folder (missing ones are fine)."""
@@ -205,8 +202,8 @@ class AppRemote:
             return "sudo"
         if helper_image:
             parent, base = posixpath.split(path)
-            argv = ["docker", "run", "--rm", "--user", "0:0", "--entrypoint", "rm", "--volume",
-                    f"{parent}:{HELPER_MOUNT}", "--", helper_image, "-rf", "--", f"{HELPER_MOUNT}/{base}"]
+            argv = commands.run_once(helper_image, ["-rf", "--", f"{HELPER_MOUNT}/{base}"], user="0:0",
+                                     entrypoint="rm", volume=f"{parent}:{HELPER_MOUNT}")
             await self.runner.run(server_id, argv, timeout=DOWN_TIMEOUT_S)
             if not await self.exists(server_id, path):
                 return "container"

@@ -10,7 +10,6 @@ to variable names (their values hold secrets).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
@@ -24,17 +23,7 @@ from tomo.errors import (
 from tomo.lib.docker import commands, parse
 from tomo.lib.redaction import redact_text
 from tomo.lib.ssh import CommandResult
-from tomo.models.docker import (
-    Bounded,
-    ContainerDetail,
-    ContainerSummary,
-    DiskUsage,
-    DockerInfo,
-    ImageSummary,
-    NetworkSummary,
-    PruneReport,
-    VolumeSummary,
-)
+from tomo.models.docker import Bounded, ContainerDetail, ContainerSummary, DockerInfo, PruneReport
 
 PruneTarget = Literal["images", "containers", "volumes", "all"]
 ContainerAction = Literal["start", "stop", "restart"]
@@ -49,8 +38,6 @@ OUTPUT_TAIL_LINES = 15
 _STDERR_CHARS = 400
 _PULL_HINT = (". Check the image name and tag (e.g. on the registry's web page), that the server reaches the "
               "registry, and for a private registry that the server is logged in to it.")
-_RECLAIMED = re.compile(r"^Total reclaimed space:\s*(\S+)", re.MULTILINE)
-_SECTION = re.compile(r"^Deleted (Containers|Networks|Volumes|Images|build cache objects):\s*$", re.IGNORECASE)
 
 
 class CommandRunner(Protocol):
@@ -123,97 +110,12 @@ def _bounded(items: Sequence[Any]) -> Bounded:
     return Bounded(items=list(items[:LIST_LIMIT]), total=len(items), truncated=len(items) > LIST_LIMIT)
 
 
-def container_detail(row: dict[str, Any]) -> ContainerDetail:
-    """A `docker container inspect` document reduced to what a person needs (env values dropped)."""
-    state, config = row.get("State") or {}, row.get("Config") or {}
-    labels = config.get("Labels") or {}
-    network = row.get("NetworkSettings") or {}
-    return ContainerDetail(
-        id=str(row.get("Id", ""))[:12], name=str(row.get("Name", "")).lstrip("/"),
-        image=str(config.get("Image", "")), state=str(state.get("Status", "")),
-        health=(state.get("Health") or {}).get("Status"), exit_code=state.get("ExitCode"),
-        restart_count=int(row.get("RestartCount") or 0),
-        restart_policy=((row.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or None,
-        created=row.get("Created"), started_at=state.get("StartedAt"),
-        ports=_ports(network.get("Ports") or {}), mounts=[_mount(m) for m in row.get("Mounts") or []],
-        networks={name: str(net.get("IPAddress") or "") for name, net in (network.get("Networks") or {}).items()},
-        project=labels.get("com.docker.compose.project"), service=labels.get("com.docker.compose.service"),
-        env_names=[str(item).split("=", 1)[0] for item in config.get("Env") or []],
-    )
-
-
-def _ports(ports: dict[str, Any]) -> list[str]:
-    shown: list[str] = []
-    for container_port, bindings in ports.items():
-        if not bindings:
-            shown.append(container_port)
-        for binding in bindings or []:
-            text = f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}->{container_port}"  # noqa: S104
-            if not any(item.endswith(f":{binding.get('HostPort')}->{container_port}") for item in shown):
-                shown.append(text)
-    return shown
-
-
-def _mount(mount: dict[str, Any]) -> str:
-    source = mount.get("Name") if mount.get("Type") == "volume" else mount.get("Source")
-    return f"{source} → {mount.get('Destination')}{'' if mount.get('RW', True) else ' (ro)'}"
-
-
-def docker_info(info: dict[str, Any], df_rows: list[dict[str, Any]]) -> DockerInfo:
-    """`docker info` and `docker system df` combined (images counted as `df` does: intermediate layers left out)."""
-    client = info.get("ClientInfo") or {}
-    compose: dict[str, Any] = next((p for p in client.get("Plugins") or [] if p.get("Name") == "compose"), {})
-    usage = [_disk_usage(row) for row in df_rows]
-    images = next((row.total for row in usage if row.kind == "Images" and row.total is not None), None)
-    return DockerInfo(
-        server_version=str(info.get("ServerVersion")), client_version=client.get("Version"),
-        compose_version=compose.get("Version"), containers_running=int(info.get("ContainersRunning") or 0),
-        containers_stopped=int(info.get("ContainersStopped") or 0),
-        containers_paused=int(info.get("ContainersPaused") or 0),
-        images=images if images is not None else int(info.get("Images") or 0),
-        operating_system=info.get("OperatingSystem"), architecture=info.get("Architecture"),
-        root_dir=info.get("DockerRootDir"), disk_usage=usage,
-    )
-
-
-def _disk_usage(row: dict[str, Any]) -> DiskUsage:
-    size, reclaimable = str(row.get("Size", "")), str(row.get("Reclaimable", ""))
-    return DiskUsage(
-        kind=str(row.get("Type", "")), total=_int(row.get("TotalCount")), active=_int(row.get("Active")),
-        size=size, size_bytes=parse.size_to_bytes(size), reclaimable=reclaimable,
-        reclaimable_bytes=parse.size_to_bytes(reclaimable.split("(")[0]),
-    )
-
-
-def _int(value: Any) -> int | None:
-    text = str(value).strip()
-    return int(text) if text.isdigit() else None
-
-
-def prune_report(what: str, output: str) -> PruneReport:
-    """Count what each `Deleted ...:` section of a prune's output lists, and the space reclaimed."""
-    deleted: dict[str, int] = {}
-    section: str | None = None
-    for line in output.splitlines():
-        header = _SECTION.match(line.strip())
-        if header:
-            section = header.group(1).lower().replace("build cache objects", "build_cache")
-            deleted.setdefault(section, 0)
-        elif section and line.strip() and not line.strip().lower().startswith(("untagged:", "total reclaimed")):
-            deleted[section] += 1
-    match = _RECLAIMED.search(output)
-    reclaimed = match.group(1) if match else "0B"
-    return PruneReport(what=what, deleted=deleted, reclaimed=reclaimed, reclaimed_bytes=parse.size_to_bytes(reclaimed))
-
-
-def merge_logs(result: CommandResult, tail: int) -> tuple[list[str], bool]:
-    """Interleave stdout and stderr by their timestamps; keep the last ``tail`` lines within the size bounds."""
-    lines = [*result.stdout.splitlines(), *result.stderr.splitlines()]
-    lines.sort(key=lambda line: line.split(" ", 1)[0])
-    truncated = len(lines) > tail
+def bounded_log_lines(result: CommandResult, tail: int) -> tuple[list[str], bool]:
+    """The last ``tail`` lines of both streams by time, long lines cut, secrets masked, within LOG_MAX_CHARS."""
+    lines, truncated = parse.merge_logs(result.stdout, result.stderr, tail)
     kept: list[str] = []
     size = 0
-    for line in reversed(lines[-tail:]):
+    for line in reversed(lines):
         line = redact_text(line if len(line) <= LOG_LINE_CHARS else line[:LOG_LINE_CHARS] + " [...]")
         size += len(line) + 1
         if size > LOG_MAX_CHARS:
@@ -247,7 +149,7 @@ class DockerService:
 
     async def inspect_container(self, server_id: str, container: str) -> ContainerDetail:
         rows = await self._rows_for(server_id, commands.inspect("container", container), container)
-        return container_detail(rows[0])
+        return parse.container_detail(rows[0])
 
     async def _rows_for(self, server_id: str, argv: list[str], subject: str) -> list[dict[str, Any]]:
         result = await self.ssh.run(server_id, argv, check=False)
@@ -261,7 +163,7 @@ class DockerService:
         result = await self.ssh.run(server_id, argv, check=False)
         if not result.ok:
             raise docker_error(server_id, argv, result, container)
-        lines, truncated = merge_logs(result, tail)
+        lines, truncated = bounded_log_lines(result, tail)
         return {"container": container, "lines": lines, "line_count": len(lines), "truncated": truncated}
 
     async def container_stats(self, server_id: str) -> Bounded:
@@ -279,20 +181,15 @@ class DockerService:
 
     async def list_images(self, server_id: str) -> Bounded:
         rows = await self._rows(server_id, commands.list_objects("image"))
-        return _bounded([_image(row) for row in rows])
+        return _bounded([parse.image(row) for row in rows])
 
     async def list_volumes(self, server_id: str) -> Bounded:
         rows = await self._rows(server_id, commands.list_objects("volume"))
-        volumes = [VolumeSummary(name=str(r.get("Name", "")), driver=str(r.get("Driver", "")),
-                                 project=_label(r, "com.docker.compose.project")) for r in rows]
-        return _bounded(sorted(volumes, key=lambda v: v.name))
+        return _bounded(sorted(map(parse.volume, rows), key=lambda v: v.name))
 
     async def list_networks(self, server_id: str) -> Bounded:
         rows = await self._rows(server_id, commands.list_objects("network"))
-        networks = [NetworkSummary(id=str(r.get("ID", "")), name=str(r.get("Name", "")),
-                                   driver=str(r.get("Driver", "")), scope=str(r.get("Scope", "")),
-                                   internal=str(r.get("Internal", "")).lower() == "true") for r in rows]
-        return _bounded(sorted(networks, key=lambda n: n.name))
+        return _bounded(sorted(map(parse.network, rows), key=lambda n: n.name))
 
     async def pull_image(self, server_id: str, image: str) -> list[str]:
         """Pull; returns the last lines of docker's output (status and digest)."""
@@ -313,7 +210,7 @@ class DockerService:
             result = await self.ssh.run(server_id, argv, timeout=PRUNE_TIMEOUT_S, check=False)
         if not result.ok:
             raise docker_error(server_id, argv, result)
-        return prune_report(what, result.stdout)
+        return parse.prune_report(what, result.stdout)
 
     async def docker_info(self, server_id: str) -> DockerInfo:
         info_result, df_output = await asyncio.gather(
@@ -323,17 +220,5 @@ class DockerService:
         info = parse.json_lines(info_result.stdout)[:1] if info_result.ok else []
         if not info or not info[0].get("ServerVersion"):
             raise docker_error(server_id, commands.info(), info_result)
-        return docker_info(info[0], parse.json_lines(df_output))
-
-
-def _image(row: dict[str, Any]) -> ImageSummary:
-    size = str(row.get("Size", ""))
-    return ImageSummary(id=str(row.get("ID", "")), repository=str(row.get("Repository", "")),
-                        tag=str(row.get("Tag", "")), size=size, size_bytes=parse.size_to_bytes(size),
-                        created=row.get("CreatedAt"))
-
-
-def _label(row: dict[str, Any], key: str) -> str | None:
-    pairs = (item.split("=", 1) for item in str(row.get("Labels", "")).split(",") if "=" in item)
-    return dict(pairs).get(key)
+        return parse.docker_info(info[0], parse.json_lines(df_output))
 

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from tomo.errors import CommandFailed, JobFailed
+from tomo.lib.docker import commands
 from tomo.lib.ssh.command import CommandResult
 from tomo.models.common import JobStarted
 from tomo.models.server import NOT_INSTALLED, SystemInfo, check_apps_root
@@ -191,7 +192,7 @@ class Preparer:
         )
 
     async def _compose_version(self) -> str | None:
-        result = await self.run(["docker", "compose", "version", "--short"], QUICK_TIMEOUT_S)
+        result = await self.run(commands.compose_version(), QUICK_TIMEOUT_S)
         return parse_version(result.stdout) if result.ok else None
 
     async def start_docker(self) -> None:
@@ -221,7 +222,7 @@ class Preparer:
                         "dockerd yourself, then run prepare_server again.")
 
     async def _engine_answers(self, root: list[str]) -> bool:
-        result = await self.run([*root, "docker", "version", "--format", "{{.Server.Version}}"], QUICK_TIMEOUT_S)
+        result = await self.run([*root, *commands.server_version()], QUICK_TIMEOUT_S)
         return result.ok and parse_version(result.stdout) is not None
 
     async def grant_docker_access(self) -> None:

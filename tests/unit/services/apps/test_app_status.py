@@ -95,7 +95,8 @@ async def test_listing_asks_each_server_once(apps: Any, runner: FakeRunner) -> N
     runner.calls.clear()
     summaries = await service.list_installed_apps(server_id)
     assert [(s.name, s.status.value) for s in summaries] == [("one", "running"), ("two", "running")]
-    assert runner.kinds() == ["ps"] and runner.calls[0][1][-3] == "label=com.docker.compose.project"
+    assert runner.calls == [("ps", ["docker", "ps", "--no-trunc", "--format", "{{json .}}", "--all",
+                                     "--filter", "label=com.docker.compose.project"])]
 
 
 async def test_health_reports_restarts_and_a_silent_web_ui(apps: Any, runner: FakeRunner) -> None:
