@@ -8,8 +8,10 @@ from pathlib import Path
 
 #: Loaded on first use only: SSH, migrations, catalog parsing, password hashing, the PostgreSQL dialect, and
 #: griffe (FastMCP's docstring parser: the saved tool schemas and the prompts' own Args reading avoid it), and the
-#: HTTP transport of the app probe (httpx2 itself is imported by FastMCP; httpcore2 only by a client).
-LAZY = ("asyncssh", "alembic", "yaml", "argon2", "sqlalchemy.dialects.postgresql", "asyncpg", "griffe", "httpcore2")
+#: HTTP transport of the app probe (httpx2 itself is imported by FastMCP; httpcore2 only by a client), and RE2 (the
+#: redaction patterns, compiled when the first text is masked).
+LAZY = ("asyncssh", "alembic", "yaml", "argon2", "sqlalchemy.dialects.postgresql", "asyncpg", "griffe", "httpcore2",
+        "re2")
 
 START = """
 import asyncio, sys
