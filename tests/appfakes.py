@@ -1,28 +1,33 @@
-"""A fake SSH runner for the app services: records every argv and file, answers from a tiny model of a server.
+"""A model of one server for the app services' tests, answering the recording runner of tests/fakes.py.
 
 The "server" keeps the Compose projects' containers (set by a successful `up`, cleared by `down`), the
-volumes, and the paths that exist. Tests script failures by kind of command (``fail``) and read the
-recorded calls (``calls``, ``kinds()``) to check order and quoting.
+volumes, the paths that exist and the files written. Tests script answers by kind of command (``fail``)
+and read the runner's recorded calls (``kinds(runner)``, ``commands(runner, kind)``) to check order and
+quoting.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.appkit import FIXTURE_CATALOG, facts_output
+from tests.fakes import Call, OnOutput, RecordingRunner
 from tomo.database.types import utcnow
-from tomo.errors import CommandFailed, TomoError
+from tomo.errors import TomoError
 from tomo.lib.catalog import import_catalog
-from tomo.lib.ssh import CommandResult, to_shell
+from tomo.lib.ssh import CommandResult
 from tomo.main import TomoApp
 from tomo.models.installation import HttpCheck
 from tomo.models.marketplace import CatalogApp
 from tomo.models.server import ServerCreate, ServerCredentials
 from tomo.services.apps.remote import AppRemote
 from tomo.services.apps.service import AppService
+
+_FILE_KINDS = {"put_file": "put", "makedirs": "mkdir", "get_file": "get"}
 
 
 def classify(argv: Sequence[str]) -> str:
@@ -40,9 +45,22 @@ def classify(argv: Sequence[str]) -> str:
     return {"rm": "rm", "test": "exists", "kill": "kill", "cp": "cp", "rmdir": "rmdir"}[argv[0]]
 
 
+def kinds(runner: RecordingRunner) -> list[str]:
+    """Each recorded operation's short name: the command's kind, or put / mkdir / get for a file."""
+    return [_FILE_KINDS.get(call.op) or classify(call.argv) for call in runner.calls]
+
+
+def commands(runner: RecordingRunner, *names: str) -> list[list[str]]:
+    """The argv of each recorded command of these kinds (all commands without a kind), in order."""
+    return [argv for argv in runner.argvs() if not names or classify(argv) in names]
+
+
+Failure = CommandResult | TomoError | Callable[[], Awaitable[CommandResult]]
+
+
 @dataclass
 class FakeServer:
-    """The fake's model of the remote machine."""
+    """The model of the remote machine, and its answers to the app services' commands."""
 
     facts: str = field(default_factory=facts_output)
     containers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -50,35 +68,17 @@ class FakeServer:
     paths: set[str] = field(default_factory=set)
     root_owned: set[str] = field(default_factory=set)
     sudo: bool = True
+    files: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    fail: dict[str, list[Failure]] = field(default_factory=dict)
+    up_lines: list[str] = field(default_factory=lambda: [" Container x Started", " Container x Healthy"])
 
+    def runner(self) -> RecordingRunner:
+        """The recording runner answering from this server (files written land in ``files``)."""
+        return RecordingRunner(self.answer, stream=self.stream, on_file=self.on_file, files=self.files)
 
-Failure = CommandResult | TomoError | Callable[[], Awaitable[CommandResult]]
-
-
-class FakeRunner:
-    """Stands in for SSHService (run, stream, put_file, makedirs, get_file)."""
-
-    def __init__(self, server: FakeServer | None = None) -> None:
-        self.server = server or FakeServer()
-        self.calls: list[tuple[str, list[str]]] = []
-        self.files: dict[str, tuple[bytes, int]] = {}
-        self.fail: dict[str, list[Failure]] = {}
-        self.up_lines = [" Container x Started", " Container x Healthy"]
-        self.new_volumes: list[str] = []
-        self.images: dict[str, str] = {}
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.calls]
-
-    async def run(self, server_id: str, argv: Sequence[str], *, timeout: float | None = None, check: bool = False,
-                  max_output: int = 1_000_000) -> CommandResult:
-        to_shell(argv)  # the real quoting must accept it
+    async def answer(self, argv: list[str]) -> CommandResult:
         kind = classify(argv)
-        self.calls.append((kind, list(argv)))
-        result = await self._scripted(kind) or self._answer(kind, list(argv))
-        if check and result.exit_status != 0:
-            raise CommandFailed(f"'{argv[0]}' exited with status {result.exit_status}")
-        return result
+        return await self._scripted(kind) or self._answer(kind, argv)
 
     async def _scripted(self, kind: str) -> CommandResult | None:
         queue = self.fail.get(kind)
@@ -92,83 +92,81 @@ class FakeRunner:
         return await failure()
 
     def _answer(self, kind: str, argv: list[str]) -> CommandResult:
-        srv = self.server
         project = argv[argv.index("--project-name") + 1] if "--project-name" in argv else ""
         out = ""
         if kind == "facts":
-            out = srv.facts
+            out = self.facts
         elif kind == "ps":
-            label = argv[argv.index("--filter") + 1].removeprefix("label=com.docker.compose.project")
-            names = [label[1:]] if label else sorted(srv.containers)
-            out = "".join(json.dumps({"Names": c["name"], "State": c["state"], "Image": c["image"], "Status": "Up",
-                                      "Labels": f"com.docker.compose.project={name},"
-                                                f"com.docker.compose.service={c['service']}"}) + "\n"
-                          for name in names for c in srv.containers.get(name, []))
+            out = self._ps(argv)
         elif kind == "inspect":
-            names = argv[argv.index("--") + 1:]
-            rows = [c for cs in srv.containers.values() for c in cs if c["name"] in names]
-            out = "".join(json.dumps({"Name": "/" + c["name"], "RestartCount": c.get("restarts", 0),
-                                      "State": {"Status": c["state"], "ExitCode": 0},
-                                      "Config": {"Image": c["image"],
-                                                 "Labels": {"com.docker.compose.service": c["service"]}}}) + "\n"
-                          for c in rows)
+            out = self._inspect(argv[argv.index("--") + 1:])
         elif kind == "logs":
             out = f"{utcnow().isoformat()} log of {argv[-1]}\n"
         elif kind == "compose-down":
-            srv.containers.pop(project, None)
+            self.containers.pop(project, None)
         elif kind == "volume-ls":
             name = argv[-1].rsplit("=", 1)[-1]
-            out = "".join(f"{v}\n" for v in sorted(srv.volumes) if v.startswith(name + "_"))
+            out = "".join(f"{v}\n" for v in sorted(self.volumes) if v.startswith(name + "_"))
         elif kind == "volume-rm":
-            srv.volumes -= set(argv[3:])
+            self.volumes -= set(argv[3:])
         elif kind in ("rm", "sudo-rm", "helper"):
             return self._remove(kind, argv)
         elif kind == "exists":
-            return CommandResult(0 if any(p == argv[-1] or p.startswith(argv[-1] + "/") for p in srv.paths) else 1,
-                                 "", "", 1.0)
+            found = any(p == argv[-1] or p.startswith(argv[-1] + "/") for p in self.paths)
+            return CommandResult(0 if found else 1, "", "", 1.0)
         elif kind == "cp":
             self.files[argv[-1]] = self.files.get(argv[-2], (b"", 0o600))
-        elif kind == "compose-stop":
-            for c in srv.containers.get(project, []):
-                c["state"] = "exited"
-        elif kind in ("compose-start", "compose-restart"):
-            for c in srv.containers.get(project, []):
-                c["state"] = "running"
+        elif kind in ("compose-stop", "compose-start", "compose-restart"):
+            for c in self.containers.get(project, []):
+                c["state"] = "exited" if kind == "compose-stop" else "running"
         return CommandResult(0, out, "", 1.0)
+
+    def _ps(self, argv: list[str]) -> str:
+        label = argv[argv.index("--filter") + 1].removeprefix("label=com.docker.compose.project")
+        names = [label[1:]] if label else sorted(self.containers)
+        return "".join(json.dumps({"Names": c["name"], "State": c["state"], "Image": c["image"], "Status": "Up",
+                                   "Labels": f"com.docker.compose.project={name},"
+                                             f"com.docker.compose.service={c['service']}"}) + "\n"
+                       for name in names for c in self.containers.get(name, []))  # fmt: skip
+
+    def _inspect(self, names: list[str]) -> str:
+        rows = [c for cs in self.containers.values() for c in cs if c["name"] in names]
+        return "".join(json.dumps({"Name": "/" + c["name"], "RestartCount": c.get("restarts", 0),
+                                   "State": {"Status": c["state"], "ExitCode": 0},
+                                   "Config": {"Image": c["image"],
+                                              "Labels": {"com.docker.compose.service": c["service"]}}}) + "\n"
+                       for c in rows)  # fmt: skip
 
     def _remove(self, kind: str, argv: list[str]) -> CommandResult:
         """rm as the SSH user cannot delete below a root-owned folder; sudo and the helper container can."""
-        srv = self.server
         target = argv[-1]
         if kind == "helper":
             mount = next(a for a in argv if a.endswith(":/tomo-target")).split(":")[0]
             target = mount + target.removeprefix("/tomo-target")
-        elif kind == "sudo-rm" and not srv.sudo:
+        elif kind == "sudo-rm" and not self.sudo:
             return CommandResult(1, "", "sudo: a password is required", 1.0)
 
         def under(path: str, top: str) -> bool:
             return path == top or path.startswith(top + "/")
 
         def protected(path: str) -> bool:
-            return kind == "rm" and any(under(path, owned) for owned in srv.root_owned)
+            return kind == "rm" and any(under(path, owned) for owned in self.root_owned)
 
-        blocked = any(protected(path) for path in srv.paths if under(path, target))
-        srv.paths = {path for path in srv.paths if not under(path, target) or protected(path)}
-        self.files = {path: data for path, data in self.files.items() if not under(path, target)}
+        blocked = any(protected(path) for path in self.paths if under(path, target))
+        self.paths = {path for path in self.paths if not under(path, target) or protected(path)}
+        for path in [path for path in self.files if under(path, target)]:
+            del self.files[path]  # in place: the runner shares this dict
         if kind != "rm":
-            srv.root_owned = {owned for owned in srv.root_owned if not under(owned, target)}
+            self.root_owned = {owned for owned in self.root_owned if not under(owned, target)}
         return CommandResult(1 if blocked else 0, "", "Permission denied" if blocked else "", 1.0)
 
-    async def stream(self, server_id: str, argv: Sequence[str], on_output: Any, *, timeout: float | None = None,
-                     check: bool = False) -> CommandResult:
+    async def stream(self, argv: list[str], on_output: OnOutput) -> CommandResult:
         """`up`: announces its pid, then fails as scripted (having created the containers) or starts them."""
-        to_shell(argv)
         kind = classify(argv)
-        self.calls.append((kind, list(argv)))
-        await on_output("stdout", "tomo-pid 4242")
+        await _emit(on_output, "stdout", "tomo-pid 4242")
         scripted = await self._scripted(kind)
         for line in self.up_lines:
-            await on_output("stderr", line)
+            await _emit(on_output, "stderr", line)
         if kind == "up":
             self._start(argv)
         if scripted is not None:
@@ -181,30 +179,24 @@ class FakeRunner:
         project = argv[argv.index("--project-name") + 1]
         compose_path = argv[argv.index("--file") + 1]
         doc = yaml.safe_load(self.files[compose_path][0])
-        self.server.containers[project] = [
+        self.containers[project] = [
             {"name": f"{project}-{service}-1", "service": service, "image": spec["image"], "state": "running"}
             for service, spec in doc["services"].items()
         ]
-        self.server.volumes |= {f"{project}_{volume}" for volume in doc.get("volumes") or {}}
+        self.volumes |= {f"{project}_{volume}" for volume in doc.get("volumes") or {}}
 
-    async def put_file(self, server_id: str, remote_path: str, data: bytes, *, mode: int = 0o600,
-                       timeout: float | None = None) -> None:
-        await self._scripted("put")
-        self.calls.append(("put", [remote_path]))
-        self.files[remote_path] = (data, mode)
-        self.server.paths.add(remote_path)
+    async def on_file(self, call: Call) -> None:
+        """A write can be scripted to fail (kind ``put``); written files and folders exist afterwards."""
+        if call.op == "put_file":
+            await self._scripted("put")
+        if call.op in ("put_file", "makedirs"):
+            self.paths.add(call.argv[0])
 
-    async def makedirs(self, server_id: str, remote_path: str, mode: int = 0o755, *,
-                       timeout: float | None = None) -> None:
-        self.calls.append(("mkdir", [remote_path]))
-        self.server.paths.add(remote_path)
 
-    async def get_file(self, server_id: str, remote_path: str, *, max_bytes: int = 1_000_000,
-                       timeout: float | None = None) -> bytes:
-        self.calls.append(("get", [remote_path]))
-        if remote_path not in self.files:
-            raise CommandFailed(f"SFTP read of {remote_path} on the fake server failed: No such file")
-        return self.files[remote_path][0][:max_bytes]
+async def _emit(on_output: OnOutput, stream: str, line: str) -> None:
+    value = on_output(stream, line)
+    if inspect.isawaitable(value):
+        await value
 
 
 class FakeMarketplace:
@@ -226,7 +218,7 @@ class FakeMarketplace:
         return self.apps[(await self.get_app_detail(app_id))["id"]]
 
 
-async def app_service_with_fakes(tomo_app: TomoApp, runner: FakeRunner) -> tuple[AppService, str]:
+async def app_service_with_fakes(tomo_app: TomoApp, runner: RecordingRunner) -> tuple[AppService, str]:
     """Tomo's own AppService (the one the tools use) on the real database, jobs and servers, with the SSH
     runner, the catalog and the HTTP check replaced by fakes; returns it and a registered server's id."""
     await tomo_app.startup()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastmcp import Client
 from mcp import MCPError
-from tests.appfakes import FakeRunner, app_service_with_fakes
+from tests.appfakes import FakeServer, app_service_with_fakes
 from tests.authkit import act_as
 from tests.conftest import ToolCaller
 
@@ -105,7 +105,7 @@ async def test_an_anonymous_caller_cannot_read_resources_or_prompts(tomo_app: To
 async def test_compose_resource_reads_the_servers_file_with_secret_values_masked(
     tomo_app: TomoApp, client: Client[Any]
 ) -> None:
-    runner = FakeRunner()
+    runner = FakeServer().runner()
     service, server_id = await app_service_with_fakes(tomo_app, runner)
     job_id, installation_id = await service.install_app(
         server_id, "testapps/vault", {"name": "v", "secrets": {"ADMIN_PASSWORD": "pw-compose-42", "PIN": "4711-door"}})

@@ -1,4 +1,4 @@
-"""Remote operations on one app's Compose project: every command an argv list run through the SSH service.
+"""Remote operations on one app's Compose project: every command an argv list run through a RemoteRunner.
 
 Names and paths reaching these commands are built by Tomo from validated values (``ProjectName``, the
 checked apps_root); :func:`inside` refuses any path that is not strictly under the apps folder, so a
@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
 from tomo.errors import CommandFailed, ValidationError
 from tomo.lib.docker import commands, parse
 from tomo.lib.ssh.command import CommandResult
+from tomo.lib.ssh.runner import RemoteRunner
 from tomo.models.installation import ServiceState
 from tomo.services.apps.checks import ServerFacts, facts_argv, parse_facts
 from tomo.services.apps.render import ENV_FILE, ProjectPaths
 
-log = structlog.get_logger("tomo.apps")
+if TYPE_CHECKING:
+    from tomo.lib.ssh import OnOutput
 
-OnOutput = Callable[[str, str], Awaitable[None] | None]
+log = structlog.get_logger("tomo.apps")
 
 FACTS_TIMEOUT_S = 30.0
 QUICK_TIMEOUT_S = 30.0
@@ -33,32 +35,6 @@ PROJECT_FILE_MAX_BYTES = 1_000_000
 HELPER_MOUNT = "/tomo-target"
 PID_PREFIX = "tomo-pid "
 _ANNOUNCE_PID = 'echo "tomo-pid $$"; exec "$@"'
-
-
-class RemoteRunner(Protocol):
-    """What this module needs from the SSH service (``tomo.services.servers.ssh.SSHService``)."""
-
-    async def run(
-        self, server_id: str, argv: Sequence[str], *, timeout: float | None = None, check: bool = False,
-        max_output: int = 1_000_000,
-    ) -> CommandResult: ...
-
-    async def stream(
-        self, server_id: str, argv: Sequence[str], on_output: OnOutput, *, timeout: float | None = None,
-        check: bool = False,
-    ) -> CommandResult: ...
-
-    async def put_file(
-        self, server_id: str, remote_path: str, data: bytes, *, mode: int = 0o600, timeout: float | None = None
-    ) -> None: ...
-
-    async def makedirs(
-        self, server_id: str, remote_path: str, mode: int = 0o755, *, timeout: float | None = None
-    ) -> None: ...
-
-    async def get_file(
-        self, server_id: str, remote_path: str, *, max_bytes: int = ..., timeout: float | None = None
-    ) -> bytes: ...
 
 
 def inside(path: str, apps_root: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from tomo.errors import (
     CommandFailed,
@@ -23,6 +23,7 @@ from tomo.errors import (
 from tomo.lib.docker import commands, parse
 from tomo.lib.redaction import redact_text
 from tomo.lib.ssh import CommandResult
+from tomo.lib.ssh.runner import RemoteRunner
 from tomo.models.docker import Bounded, ContainerDetail, ContainerSummary, DockerInfo, PruneReport
 
 PruneTarget = Literal["images", "containers", "volumes", "all"]
@@ -38,19 +39,6 @@ OUTPUT_TAIL_LINES = 15
 _STDERR_CHARS = 400
 _PULL_HINT = (". Check the image name and tag (e.g. on the registry's web page), that the server reaches the "
               "registry, and for a private registry that the server is logged in to it.")
-
-
-class CommandRunner(Protocol):
-    """Runs an argv on a registered server (the SSH service)."""
-
-    async def run(
-        self,
-        server_id: str,
-        argv: Sequence[str],
-        *,
-        timeout: float | None = None,
-        check: bool = False,
-    ) -> CommandResult: ...
 
 
 def docker_error(
@@ -128,7 +116,7 @@ def bounded_log_lines(result: CommandResult, tail: int) -> tuple[list[str], bool
 class DockerService:
     """The docker CLI on registered servers, one command per call, errors translated for the model."""
 
-    def __init__(self, ssh_service: CommandRunner) -> None:
+    def __init__(self, ssh_service: RemoteRunner) -> None:
         self.ssh = ssh_service
 
     async def _run(

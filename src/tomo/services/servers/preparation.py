@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from tomo.errors import CommandFailed, JobFailed
 from tomo.lib.docker import commands
 from tomo.lib.ssh.command import CommandResult
+from tomo.lib.ssh.runner import RemoteRunner
 from tomo.models.common import JobStarted
 from tomo.models.server import NOT_INSTALLED, SystemInfo, check_apps_root
 from tomo.services.jobs.jobs import JobService
@@ -24,9 +25,6 @@ from tomo.services.servers.servers import ServerService
 from tomo.services.servers.ssh import SSHService
 from tomo.services.servers.system_info import FACTS_SCRIPT, Facts, detect_family, parse_facts, parse_version
 from tomo.services.settings.settings import SettingsService
-
-Run = Callable[[Sequence[str], float], Awaitable[CommandResult]]
-
 
 #: Whether "$1" is a directory the SSH user can write to (the path is an argument, never part of the script).
 WRITABLE_DIR_TEST = 'test -d "$1" && test -w "$1"'
@@ -77,7 +75,8 @@ class Preparer:
 
     def __init__(
         self,
-        run: Run,
+        runner: RemoteRunner,
+        server_id: str,
         steps: StepRecorder,
         *,
         server_name: str,
@@ -85,7 +84,8 @@ class Preparer:
         apps_root: str,
         on_groups_changed: Callable[[], Awaitable[None]],
     ) -> None:
-        self.run = run
+        self.runner = runner
+        self.server_id = server_id
         self.steps = steps
         self.server_name = server_name
         self.username = username
@@ -104,6 +104,10 @@ class Preparer:
             await self.steps.progress(100 * (index + 1) / (len(plan) + 1))
         return {"changed": bool(self.changes), "changes": self.changes, "apps_root": self.apps_root,
                 "os": self.facts.os_name, "architecture": self.facts.arch}  # fmt: skip
+
+    async def run(self, argv: Sequence[str], timeout: float) -> CommandResult:  # noqa: ASYNC109
+        """Run one command on the server being prepared (a failure is the caller's to read)."""
+        return await self.runner.run(self.server_id, argv, timeout=timeout)
 
     async def inspect(self) -> None:
         async with self.steps.step("Inspect the server") as step:
@@ -318,12 +322,9 @@ class PreparationService:
         server = await self.servers.get(ref)
         apps_root = check_apps_root(self.settings.get("apps_root"))
 
-        async def run(argv: Sequence[str], timeout: float) -> CommandResult:  # noqa: ASYNC109
-            return await self.ssh.run(server.id, argv, timeout=timeout)
-
         async def runner(ctx: Any) -> dict[str, Any]:
-            preparer = Preparer(run, ctx, server_name=server.name, username=server.username, apps_root=apps_root,
-                                on_groups_changed=lambda: self.ssh.forget(server.id))  # fmt: skip
+            preparer = Preparer(self.ssh, server.id, ctx, server_name=server.name, username=server.username,
+                                apps_root=apps_root, on_groups_changed=lambda: self.ssh.forget(server.id))
             report = await preparer.prepare()
             async with ctx.step("Verify Docker and Compose") as step:
                 info = await self.servers.refresh_system_info(server.id)

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from tests.appfakes import FakeRunner, app_service_with_fakes
+from tests.appfakes import FakeServer, app_service_with_fakes, commands
 from tests.conftest import ToolCaller
+from tests.fakes import RecordingRunner
 
 from tomo.database.types import new_id, utcnow
 from tomo.errors import ConnectionFailed
@@ -20,12 +21,17 @@ from tomo.services.apps.service import AppService
 
 
 @pytest.fixture
-def runner() -> FakeRunner:
-    return FakeRunner()
+def server() -> FakeServer:
+    return FakeServer()
 
 
 @pytest.fixture
-async def apps(tomo_app: TomoApp, runner: FakeRunner) -> Any:
+def runner(server: FakeServer) -> RecordingRunner:
+    return server.runner()
+
+
+@pytest.fixture
+async def apps(tomo_app: TomoApp, runner: RecordingRunner) -> Any:
     service, server_id = await app_service_with_fakes(tomo_app, runner)
     yield service, server_id
     await tomo_app.shutdown()
@@ -38,20 +44,20 @@ async def installed(service: AppService, server_id: str, name: str = "web", app:
     return installation_id
 
 
-async def test_a_container_stopped_by_hand_is_reported_stopped(apps: Any, runner: FakeRunner) -> None:
+async def test_a_container_stopped_by_hand_is_reported_stopped(apps: Any, server: FakeServer) -> None:
     service, server_id = apps
     installation_id = await installed(service, server_id)
-    runner.server.containers["web"][0]["state"] = "exited"
+    server.containers["web"][0]["state"] = "exited"
     installation = await service.get_installation(installation_id)
     assert installation.status.value == "stopped" and installation.reachable
     record = await service.repo.get(installation_id)
     assert record is not None and record.status == "stopped"
 
 
-async def test_an_unreachable_server_shows_the_last_known_status(apps: Any, runner: FakeRunner) -> None:
+async def test_an_unreachable_server_shows_the_last_known_status(apps: Any, server: FakeServer) -> None:
     service, server_id = apps
     installation_id = await installed(service, server_id)
-    runner.fail["ps"] = [ConnectionFailed("The SSH connection to 192.0.2.10:22 timed out")] * 2
+    server.fail["ps"] = [ConnectionFailed("The SSH connection to 192.0.2.10:22 timed out")] * 2
     installation = await service.get_installation(installation_id)
     assert (installation.status.value, installation.reachable) == ("running", False)
     assert installation.status_note is not None and "did not answer" in installation.status_note
@@ -59,7 +65,7 @@ async def test_an_unreachable_server_shows_the_last_known_status(apps: Any, runn
     assert summary.reachable is False and summary.status.value == "running"
 
 
-async def test_an_interrupted_job_is_reported_and_the_status_reconciled(apps: Any, runner: FakeRunner) -> None:
+async def test_an_interrupted_job_is_reported_and_the_status_reconciled(apps: Any) -> None:
     service, server_id = apps
     installation_id = await installed(service, server_id)
     job_id = new_id()
@@ -76,7 +82,7 @@ async def test_an_interrupted_job_is_reported_and_the_status_reconciled(apps: An
     assert installation.last_job is not None and installation.last_job.status == "interrupted"
 
 
-async def test_a_running_job_keeps_the_transitional_status(apps: Any, runner: FakeRunner) -> None:
+async def test_a_running_job_keeps_the_transitional_status(apps: Any) -> None:
     service, server_id = apps
     installation_id = await installed(service, server_id)
     await service.jobs.repo.insert({
@@ -88,21 +94,21 @@ async def test_a_running_job_keeps_the_transitional_status(apps: Any, runner: Fa
     assert (await service.get_installation(installation_id)).status.value == "updating"
 
 
-async def test_listing_asks_each_server_once(apps: Any, runner: FakeRunner) -> None:
+async def test_listing_asks_each_server_once(apps: Any, runner: RecordingRunner) -> None:
     service, server_id = apps
     await installed(service, server_id, "one")
     await installed(service, server_id, "two", app="duo")
     runner.calls.clear()
     summaries = await service.list_installed_apps(server_id)
     assert [(s.name, s.status.value) for s in summaries] == [("one", "running"), ("two", "running")]
-    assert runner.calls == [("ps", ["docker", "ps", "--no-trunc", "--format", "{{json .}}", "--all",
-                                     "--filter", "label=com.docker.compose.project"])]
+    assert runner.argvs() == [["docker", "ps", "--no-trunc", "--format", "{{json .}}", "--all",
+                               "--filter", "label=com.docker.compose.project"]]
 
 
-async def test_health_reports_restarts_and_a_silent_web_ui(apps: Any, runner: FakeRunner) -> None:
+async def test_health_reports_restarts_and_a_silent_web_ui(apps: Any, server: FakeServer) -> None:
     service, server_id = apps
     installation_id = await installed(service, server_id)
-    runner.server.containers["web"][0]["restarts"] = 2
+    server.containers["web"][0]["restarts"] = 2
 
     async def silent(url: str, timeout: float = 5.0) -> HttpCheck:
         return HttpCheck(url=url, ok=False, detail="connection refused")
@@ -114,22 +120,22 @@ async def test_health_reports_restarts_and_a_silent_web_ui(apps: Any, runner: Fa
                                "the web UI at http://192.0.2.10:18080/ does not answer (connection refused)"]
 
 
-async def test_logs_are_per_service_with_secrets_masked(apps: Any, runner: FakeRunner) -> None:
+async def test_logs_are_per_service_with_secrets_masked(apps: Any, server: FakeServer, runner: RecordingRunner) -> None:
     service, server_id = apps
     installation_id = await installed(service, server_id, app="vault", secrets={"ADMIN_PASSWORD": "pw-hidden-42"})
-    runner.fail["logs"] = [CommandResult(0, "2026-11-25T10:00:00.5Z hi password=pw-hidden-42\n",
+    server.fail["logs"] = [CommandResult(0, "2026-11-25T10:00:00.5Z hi password=pw-hidden-42\n",
                                          "2026-11-25T10:00:00.25Z earlier on stderr\n", 1.0)]
     logs = await service.get_app_logs(installation_id, None, 10, "10m")
     assert logs.services == {"web": ["2026-11-25T10:00:00.25Z earlier on stderr",
                                      "2026-11-25T10:00:00.5Z hi password=***"]}
-    argv = next(argv for kind, argv in runner.calls if kind == "logs")
+    [argv] = commands(runner, "logs")
     assert argv == ["docker", "logs", "--tail", "10", "--timestamps", "--since", "10m", "--", "web-web-1"]
 
 
 # -- through the MCP protocol --------------------------------------------------------------------------
 
 
-async def test_tools_validate_names_and_need_confirm_to_uninstall(apps: Any, runner: FakeRunner,
+async def test_tools_validate_names_and_need_confirm_to_uninstall(apps: Any, runner: RecordingRunner,
                                                                   call: ToolCaller) -> None:
     service, server_id = apps
     bad = await call("install_app", server_id=server_id, app_id="testapps/webby", config={"name": "Bad;Name"})
@@ -141,7 +147,7 @@ async def test_tools_validate_names_and_need_confirm_to_uninstall(apps: Any, run
     assert missing.error == "INSTALLATION_NOT_FOUND" and "list_installed_apps" in missing.envelope["message"]
 
 
-async def test_install_through_the_tool_masks_secrets_in_output_and_audit(apps: Any, runner: FakeRunner,
+async def test_install_through_the_tool_masks_secrets_in_output_and_audit(apps: Any, runner: RecordingRunner,
                                                                           call: ToolCaller) -> None:
     _, server_id = apps
     answer = await call("install_app", server_id=server_id, app_id="testapps/vault", wait_seconds=30,

@@ -6,10 +6,10 @@ Sample outputs were captured from the testbed's engine (Docker 20.10, CLI 28).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import pytest
+from tests.fakes import RecordingRunner, failed, ok
 
 from tomo.errors import CommandFailed, ConflictError, DockerNotInstalled, NotFoundError
 from tomo.lib.ssh import CommandResult
@@ -72,41 +72,12 @@ Total reclaimed space: 187.3MB
 NO_CONTAINER = "Error response from daemon: No such container: ghost"
 
 
-def ok(stdout: str = "", stderr: str = "") -> CommandResult:
-    return CommandResult(exit_status=0, stdout=stdout, stderr=stderr, duration_ms=5.0)
-
-
-def failed(stderr: str, exit_status: int = 1) -> CommandResult:
-    return CommandResult(exit_status=exit_status, stdout="", stderr=stderr, duration_ms=5.0)
-
-
 def lines(*rows: dict[str, object]) -> str:
     return "".join(json.dumps(row) + "\n" for row in rows)
 
 
-@dataclass
-class Call:
-    server_id: str
-    argv: list[str]
-    timeout: float | None
-
-
-@dataclass
-class FakeRunner:
-    """Answers each command with ``handler(argv)`` and records what would have been sent."""
-
-    handler: Callable[[list[str]], CommandResult]
-    calls: list[Call] = field(default_factory=list)
-
-    async def run(self, server_id: str, argv: Sequence[str], *, timeout: float | None = None,
-                  check: bool = False) -> CommandResult:
-        assert all(isinstance(arg, str) for arg in argv)
-        self.calls.append(Call(server_id, list(argv), timeout))
-        return self.handler(list(argv))
-
-
-def service(handler: Callable[[list[str]], CommandResult]) -> tuple[DockerService, FakeRunner]:
-    runner = FakeRunner(handler)
+def service(handler: Callable[[list[str]], CommandResult]) -> tuple[DockerService, RecordingRunner]:
+    runner = RecordingRunner(handler)
     return DockerService(runner), runner
 
 

@@ -1,4 +1,4 @@
-"""prepare_server's decisions, against a fake server that answers commands and records every argv.
+"""prepare_server's decisions, against a fake server that answers the recording runner's commands.
 
 The fake keeps state (packages installed, service running, group members, folders), so a second run
 sees what the first one did: that is how "running it twice changes nothing" is checked here. The install
@@ -7,13 +7,14 @@ path of each distribution family is asserted command by command.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from tests.fakes import RecordingRunner
 
 from tomo.errors import CommandFailed, JobFailed
 from tomo.lib.ssh import CommandResult
@@ -50,14 +51,20 @@ class FakeServer:
     groups: set[str] = field(default_factory=lambda: {USER})
     pending_groups: set[str] = field(default_factory=set)
     dirs: dict[str, str] = field(default_factory=lambda: {"/opt": "root", "/tmp": "*"})
-    calls: list[list[str]] = field(default_factory=list)
+    runner: RecordingRunner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runner = RecordingRunner(self.run)
+
+    @property
+    def calls(self) -> list[list[str]]:
+        """Every argv sent, in order."""
+        return self.runner.argvs()
 
     def has(self, component: str) -> bool:
         return any(PROVIDES[p] == component for p in self.installed)
 
-    async def run(self, argv: Sequence[str], timeout: float) -> CommandResult:
-        assert timeout > 0 and all(isinstance(item, str) for item in argv)
-        self.calls.append(list(argv))
+    def run(self, argv: list[str]) -> CommandResult:
         as_root = self.uid == 0
         if list(argv[:2]) == SUDO:
             if not self.sudo:
@@ -166,14 +173,17 @@ class FakeSteps:
 
 async def prepare(server: FakeServer, apps_root: str = APPS) -> tuple[dict[str, Any], FakeSteps]:
     steps = FakeSteps()
-    server.calls.clear()
+    server.runner.calls.clear()
 
     async def reconnect() -> None:
         server.reconnect()
 
-    preparer = Preparer(server.run, steps, server_name="nas", username=USER, apps_root=apps_root,
+    preparer = Preparer(server.runner, "srv-1", steps, server_name="nas", username=USER, apps_root=apps_root,
                         on_groups_changed=reconnect)  # fmt: skip
-    return await preparer.prepare(), steps
+    try:
+        return await preparer.prepare(), steps
+    finally:
+        assert all(call.server_id == "srv-1" and call.timeout and call.timeout > 0 for call in server.runner.calls)
 
 
 def debian(**changes: Any) -> FakeServer:
