@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints
 ContainerRef = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
-    Field(description="Container name or id, e.g. 'jellyfin-jellyfin-1' or 'f3a9c2e1b7d0'."),
+    Field(description="Container name or id from list_containers, e.g. 'jellyfin-jellyfin-1'."),
 ]
 ImageRef = Annotated[
     str,

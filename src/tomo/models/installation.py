@@ -46,15 +46,15 @@ class InstallConfig(TypedDict, total=False):
     secrets: Annotated[
         dict[str, str],
         Field(
-            description="Values of password/secret inputs by key, kept out of logs and the audit trail, "
-            "e.g. {'ADMIN_PASSWORD': '...'}; secret inputs left out are generated."
+            description="Password/secret input values by key, kept out of logs and audit, "
+            "e.g. {'ADMIN_PASSWORD': '...'}; missing ones are generated."
         ),
     ]
     ports: Annotated[
         dict[PortKey, HostPort],
         Field(
-            description="Host ports: 'main' for the web UI port, or '<service>:<container port>[/udp]' for "
-            "another published port, e.g. {'main': 8096, 'pihole:53/udp': 5353}."
+            description="Host ports by 'main' (the web UI) or '<service>:<container port>[/udp]', "
+            "e.g. {'main': 8096, 'pihole:53/udp': 5353}."
         ),
     ]
 

@@ -137,16 +137,16 @@ def check_apps_root(value: str) -> str:
 
 ServerName = Annotated[
     str,
-    Field(max_length=63, description="Unique server name: letters, digits, '.', '_', '-' (e.g. 'nas').",
+    Field(max_length=63, description="Unique server name, e.g. 'nas'.",
           json_schema_extra={"pattern": NAME_PATTERN}),
     AfterValidator(check_server_name),
 ]
 Host = Annotated[
     str,
-    Field(max_length=255, description="Hostname or IP address of the server, without port (e.g. '192.168.1.10')."),
+    Field(max_length=255, description="Hostname or IP address, no port, e.g. '192.168.1.10'."),
     AfterValidator(normalize_host),
 ]
-Port = Annotated[int, Field(ge=1, le=65535, description="SSH port, 1-65535 (usually 22).")]
+Port = Annotated[int, Field(ge=1, le=65535, description="SSH port (usually 22).")]
 Username = Annotated[
     str,
     Field(max_length=32, description="SSH login name (e.g. 'admin').", json_schema_extra={"pattern": USERNAME_PATTERN}),
@@ -154,7 +154,7 @@ Username = Annotated[
 ]
 Fingerprint = Annotated[
     str,
-    Field(max_length=80, description="SHA256 host key fingerprint, e.g. 'SHA256:jn+yXtPh...'.",
+    Field(max_length=80, description="SHA256 fingerprint from HOST_KEY_MISMATCH, e.g. 'SHA256:jn+yXtPh...'.",
           json_schema_extra={"pattern": FINGERPRINT_PATTERN}),
     AfterValidator(check_fingerprint),
 ]

@@ -14,8 +14,7 @@ Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=2, max_length=64,
                       pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
-    Field(description="2-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit "
-                      "(stored lower-case), e.g. 'alice'."),
+    Field(description="Letters, digits, '.', '_', '-' (stored lower-case), e.g. 'alice'."),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=1024, description="A password (never echoed back).")]
 EntityId = Annotated[str, Field(min_length=1, max_length=64, description="An id as returned by a list tool.")]

@@ -7,6 +7,13 @@ versions, so they are saved in the data directory under a fingerprint of both an
 the fingerprint matches. Any edit to a tool package's sources (tools, models, the wrapper) or
 an upgrade of Tomo, FastMCP, Pydantic or Python changes the fingerprint, and every schema is
 derived again by FastMCP itself. A missing, unreadable or stale file only costs that time.
+
+Every admin's ``tools/list`` carries every tool, so a byte that tells a model nothing is sent
+often (tests/unit/test_tool_catalogue.py pins the budget). A tool's description is therefore its
+docstring without the ``Args:`` section: each parameter's text is sent once, in the input schema
+(its ``Field(description=...)``, or else its ``Args:`` line, which FastMCP copies there). A
+parameter's own description also replaces its type's (see :func:`compact_schema`). The title
+is sent once, as the tool's ``title``, which MCP clients display before ``annotations.title``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -36,6 +44,41 @@ from tomo.lib.mcp.wrapper import ToolRuntime, wrap_method
 logger = structlog.get_logger("tomo.tool_schemas")
 
 CACHE_FILE = "tool-schemas.json"
+
+_ARGS_SECTION = re.compile(r"^Args:[ \t]*$", re.MULTILINE)
+
+
+def tool_description(docstring: str | None) -> str:
+    """The description a model reads: the docstring up to its ``Args:`` section."""
+    text = inspect.cleandoc(docstring or "")
+    found = _ARGS_SECTION.search(text)
+    return text[: found.start()].rstrip() if found else text
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop, in place, the type descriptions that a parameter's own description overrides.
+
+    A parameter typed ``X | None`` keeps X's description inside its ``anyOf``; when the parameter
+    has a description of its own, that is the one a model should read (as pydantic does for a
+    parameter typed ``X``). Names, types, constraints, defaults and required-ness are untouched.
+    """
+    definitions = schema.get("$defs", {})
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop, dict) and "description" in prop and isinstance(prop.get("anyOf"), list):
+            prop["anyOf"] = [_without_description(branch, definitions) for branch in prop["anyOf"]]
+    return schema
+
+
+def _without_description(branch: Any, definitions: dict[str, Any]) -> Any:
+    """``branch`` without its description; a ``$ref`` to a definition becomes a copy of it (others share it)."""
+    if not isinstance(branch, dict):
+        return branch
+    ref = branch.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and len(branch) == 1:
+        target = definitions.get(ref.removeprefix("#/$defs/"))
+        if isinstance(target, dict):
+            branch = target
+    return {key: value for key, value in branch.items() if key != "description"}
 
 
 def package_roots(packages: Iterable[str]) -> list[Path]:
@@ -130,19 +173,22 @@ def build_tool(
     meta = method.__fastmcp__  # type: ignore[attr-defined]
     name = method.__name__
     handler = wrap_method(method, policy, runtime)
-    description = inspect.cleandoc(method.__doc__ or "")
+    description = tool_description(method.__doc__)
+    title = meta.annotations.title
+    annotations = meta.annotations.model_copy(update={"title": None})
     schema = cache.get(name) if cache is not None else None
     if schema is None:
         tool = Tool.from_function(
-            handler, name=name, description=description, annotations=meta.annotations, meta=meta.meta,
+            handler, name=name, title=title, description=description, annotations=annotations, meta=meta.meta,
             output_schema=None,
         )
+        compact_schema(tool.parameters)
         if cache is not None:
             cache.put(name, tool.parameters)
         return tool
     # The same fields Tool.from_function sets for this handler, with the schema it derived last time.
     return FunctionTool(
-        fn=handler, name=name, description=description, parameters=schema, output_schema=None,
-        annotations=meta.annotations, meta=meta.meta, return_type=handler.__annotations__["return"],
+        fn=handler, name=name, title=title, description=description, parameters=schema, output_schema=None,
+        annotations=annotations, meta=meta.meta, return_type=handler.__annotations__["return"],
         task_config=TaskConfig(mode="forbidden"),
     )

@@ -14,7 +14,7 @@ from tomo.models.principal import Role
 from tomo.services.apps.service import AppService
 
 ServerRef = Annotated[
-    str, Field(min_length=1, max_length=64, description="Server id from list_servers, or the server's unique name.")
+    str, Field(min_length=1, max_length=64, description="Server id or name, from list_servers.")
 ]
 AppRef = Annotated[
     str,
@@ -45,16 +45,12 @@ class AppTools:
     ) -> Reply:
         """Check an app configuration against a server without changing anything (a dry run of install_app).
 
-        Use it before install_app to catch problems early: required, typed and ranged inputs, host ports
-        already in use on the server (or by another installation), the server's CPU architecture, free
-        disk space, and whether the name is free. The server must be registered and prepared
-        (prepare_server); the app id comes from search_marketplace. Takes one SSH round trip (about a
-        second). Returns valid, errors, warnings, the ports and URL the app would get, the .env variables
-        and compose.yaml as Compose would read them; secret values (yours and generated ones) show as '***'.
+        Use it before install_app: checks inputs (required, type, range), host ports in use (on the
+        server or by another installation), CPU architecture, free disk and the name. The server must be
+        prepared. One SSH round trip (about a second). Returns valid, errors, warnings, the ports and URL
+        it would get, and the .env and compose.yaml as Compose reads them (secrets as '***').
 
         Args:
-            server_id: the target server, e.g. "nas".
-            app_id: the app, e.g. "builtin/uptime-kuma".
             config: {inputs: {KEY: value}, secrets: {KEY: value}, ports: {'main': 8080}, name: 'kuma'}; all optional.
         """
         report = await self.apps.validate_app_config(server_id, app_id, config)
@@ -67,18 +63,14 @@ class AppTools:
     ) -> JobStarted:
         """Deploy a marketplace app to a registered server as a Docker Compose project.
 
-        The server must be registered and prepared (prepare_server); find the app id with
-        search_marketplace and its inputs with get_marketplace_app (validate_app_config checks a
-        configuration first). Runs as a job: validate, render compose.yaml and .env (secret inputs
-        generated when not given, stored encrypted, never shown), upload to <apps_root>/<name>/,
-        `docker compose up --wait` (image pulls included: seconds to minutes), check every service and
-        that the web UI answers, then record the installation. Any failure rolls everything back and the
-        job keeps the reason and the failing containers' log tail. Returns the installation (id, status,
-        URL) when done, else the job id to follow with get_job.
+        Prerequisites: a prepared server (prepare_server); the app's inputs from get_marketplace_app,
+        checked with validate_app_config. A job: renders compose.yaml and .env (missing secrets
+        generated, stored encrypted, never shown), uploads to <apps_root>/<name>/, runs `docker compose
+        up --wait` (pulls: seconds to minutes) and checks the services and web UI. A failure rolls back;
+        the job keeps the reason and the failing containers' log tail. Returns the installation (id,
+        status, URL), or a job id for get_job.
 
         Args:
-            server_id: the target server, e.g. "nas".
-            app_id: the app, e.g. "builtin/jellyfin".
             config: {inputs: {KEY: value}, secrets: {KEY: password}, ports: {'main': 8096}, name: 'jellyfin'};
                 put passwords in secrets, not inputs; omitted values take the app's defaults.
         """
@@ -87,15 +79,15 @@ class AppTools:
 
     @tomo_tool(read_only=True, idempotent=True, open_world=True, title="List installed apps")
     async def list_installed_apps(
-        self, server_id: Annotated[str | None, Field(max_length=64, description="Only this server.")] = None
+        self,
+        server_id: Annotated[
+            str | None, Field(max_length=64, description="Only apps on this server (id or name); default all.")
+        ] = None,
     ) -> Reply:
         """List installed apps with their status as Docker reports it now, and their URLs.
 
         Asks each server once (about a second); a server that does not answer shows its apps'
         last known status with reachable=false. Use get_installation for one app's details.
-
-        Args:
-            server_id: only apps on this server (id or name), e.g. "nas"; default: all servers.
         """
         installations = await self.apps.list_installed_apps(server_id)
         return Reply(f"{len(installations)} installed app(s).", {"installations": installations})
@@ -104,11 +96,8 @@ class AppTools:
     async def get_installation(self, installation_id: InstallationId) -> Reply:
         """Show one installed app: status reconciled with Docker, services, URLs, configuration and last job.
 
-        Secrets in the configuration show as '***'. A last job that was interrupted by a Tomo restart
-        is reported, and the status is then taken from the server. Use list_installed_apps to find ids.
-
-        Args:
-            installation_id: e.g. "5c1f...".
+        Secrets show as '***'. A last job interrupted by a Tomo restart is reported, and the status is
+        then read from the server.
         """
         installation = await self.apps.get_installation(installation_id)
         note = f" ({installation.status_note})" if installation.status_note else ""
@@ -120,9 +109,6 @@ class AppTools:
         """Start a stopped app's containers (`docker compose start`); returns the installation.
 
         Takes a few seconds. Fails with CONFLICT while a job (install, update, uninstall) works on it.
-
-        Args:
-            installation_id: e.g. "5c1f...".
         """
         installation = await self.apps.control(installation_id, "start")
         return Reply(f"'{installation.name}' is {installation.status.value}.", installation)
@@ -132,9 +118,6 @@ class AppTools:
         """Stop an app's containers (`docker compose stop`), keeping them and their data; returns the installation.
 
         Takes up to the containers' stop grace period (usually 10 s). start_app starts it again.
-
-        Args:
-            installation_id: e.g. "5c1f...".
         """
         installation = await self.apps.control(installation_id, "stop")
         return Reply(f"'{installation.name}' is {installation.status.value}.", installation)
@@ -144,9 +127,6 @@ class AppTools:
         """Restart an app's containers (`docker compose restart`); returns the installation.
 
         Use it after a configuration change inside the app or when it misbehaves; takes seconds.
-
-        Args:
-            installation_id: e.g. "5c1f...".
         """
         installation = await self.apps.control(installation_id, "restart")
         return Reply(f"'{installation.name}' is {installation.status.value}.", installation)
@@ -155,14 +135,12 @@ class AppTools:
     async def update_app(self, installation_id: InstallationId, version: AppVersion | None = None) -> JobStarted:
         """Update an installed app to the marketplace's current version, or to another image tag.
 
-        Run sync_repo first to get the catalog's newest version. Runs as a job: render the new files
-        with the same inputs and ports, keep the running compose.yaml and .env, upload, `compose up
-        --wait` (pulling images; the same version pulls again), and verify. Data is kept. If the new
-        version does not come up healthy, the previous files are restored and started again, so the app
-        keeps serving; both outcomes are recorded in the installation's history.
+        Run sync_repo first for the catalog's newest version. A job: renders new files with the same
+        inputs and ports, uploads, `compose up --wait` (pulls images) and verifies; data is kept. If the
+        new version is unhealthy, the previous files are restored and restarted, so the app keeps
+        serving. Both outcomes go in the installation's history.
 
         Args:
-            installation_id: e.g. "5c1f...".
             version: default the catalog's version; another value is used as the main image's tag, e.g. "1.35.0".
         """
         job_id, installation = await self.apps.update_app(installation_id, version)
@@ -172,18 +150,15 @@ class AppTools:
     async def uninstall_app(
         self,
         installation_id: InstallationId,
-        remove_data: Annotated[bool, Field(description="Also delete the data folder and named volumes.")] = False,
+        remove_data: Annotated[
+            bool, Field(description="Also delete the data folder and named volumes, for good.")
+        ] = False,
     ) -> JobStarted:
         """Remove an installed app from its server: containers, networks and compose files.
 
-        By default the data folder (<apps_root>/<name>/data) and named volumes are kept, so installing
-        the app again under the same name finds its data; remove_data=true deletes them too (files the
-        containers made as root are removed with sudo or a helper container). Needs confirm=true once
-        the user agreed. Runs as a job (seconds).
-
-        Args:
-            installation_id: e.g. "5c1f...".
-            remove_data: true to delete the app's data for good.
+        The data folder (<apps_root>/<name>/data) and named volumes are kept unless remove_data=true,
+        so installing again under the same name finds the data. Destructive: needs confirm=true once the
+        user agreed. Runs as a job (seconds).
         """
         job_id, installation = await self.apps.uninstall_app(installation_id, remove_data)
         return JobStarted(job_id, f"Uninstalling '{installation.name}' (job {job_id}).")
@@ -192,20 +167,14 @@ class AppTools:
     async def get_app_logs(
         self,
         installation_id: InstallationId,
-        service: Annotated[ServiceName | None, Field(description="Only this service, e.g. 'db'.")] = None,
+        service: Annotated[ServiceName | None, Field(description="Only this service, e.g. 'db'; default all.")] = None,
         tail: Annotated[int, Field(ge=1, le=1000, description="Last lines per service.")] = 100,
         since: Since = None,
     ) -> Reply:
         """Read the last log lines of an installed app, per service (secret values masked).
 
-        Use it when an app misbehaves or a job failed. Bounded: at most `tail` lines per service and
-        200 000 characters in all; lines carry Docker's timestamps.
-
-        Args:
-            installation_id: e.g. "5c1f...".
-            service: one service of the app, e.g. "db"; default: all.
-            tail: lines per service, 1-1000, default 100.
-            since: only newer lines, e.g. "30m" or "2026-11-25T10:00:00Z".
+        Use it when an app misbehaves or a job failed. Bounded: `tail` lines per service, 200 000
+        characters in all; lines carry Docker's timestamps.
         """
         logs = await self.apps.get_app_logs(installation_id, service, tail, since)
         count = sum(len(lines) for lines in logs.services.values())
@@ -217,9 +186,6 @@ class AppTools:
 
         The web UI is opened from Tomo (any HTTP status below 500 counts as answering). Takes about a
         second. Returns healthy, per service details and the problems found.
-
-        Args:
-            installation_id: e.g. "5c1f...".
         """
         health = await self.apps.check_app_health(installation_id)
         verdict = "healthy" if health.healthy else "unhealthy: " + "; ".join(health.problems)

@@ -20,6 +20,7 @@ from tomo.services.auth.users import UserService
 UserRef = Annotated[str, Field(min_length=1, max_length=64, description="A user's id (see list_users) or username.")]
 TokenName = Annotated[str, Field(min_length=1, max_length=64, description="A label, e.g. 'claude-desktop'.")]
 ExpiresDays = Annotated[int | None, Field(ge=1, le=3650, description="Days until the token expires; omit for never.")]
+AdminsOnlyUser = Annotated[str | None, Field(max_length=64, description="Admins: only this user (id or username).")]
 
 
 def _caller() -> Principal:
@@ -50,14 +51,9 @@ class AuthTools:
     async def login(self, username: Username, password: Password) -> Reply:
         """Sign in with a username and password and get a bearer token for HTTP calls.
 
-        Use it when connecting over HTTP without an API token. Send the returned token as
-        'Authorization: Bearer <token>' on every later request; it is valid for session_hours
-        (24 h by default) or until logout. Repeated wrong passwords lock the account for a
-        while (ACCOUNT_LOCKED). Takes a fraction of a second (the password hash is slow on purpose).
-
-        Args:
-            username: the account name, e.g. "alice".
-            password: the account's password.
+        For HTTP without an API token. Send the token as 'Authorization: Bearer <token>' on every
+        later request; it is valid for session_hours (24 h by default) or until logout. Repeated
+        wrong passwords lock the account for a while (ACCOUNT_LOCKED).
         """
         client_ip, user_agent = self.identity.client()
         result = await self.auth.login(username, password, client_ip, user_agent, self.identity.transport)
@@ -68,8 +64,7 @@ class AuthTools:
     async def logout(self) -> Reply:
         """End your login session; its token stops working at once.
 
-        Use it when you are done with a token from login. API tokens are not sessions: revoke
-        them with revoke_api_token instead.
+        API tokens are not sessions: revoke them with revoke_api_token instead.
         """
         principal = _caller()
         await self.auth.logout(principal)
@@ -79,8 +74,8 @@ class AuthTools:
     async def get_current_user(self) -> Reply:
         """Show who you are acting as: username, role, and how you signed in.
 
-        Use it to check your permissions before a task (viewer: read-only tools; operator:
-        servers, apps, docker, app backups; admin: everything).
+        Use it to check your permissions before a task (viewer: read-only tools; operator: servers,
+        apps, docker, app backups; admin: everything).
         """
         principal = _caller()
         how = "login session" if principal.session_id else "API token" if principal.token_id else principal.transport
@@ -96,14 +91,9 @@ class AuthTools:
     async def create_initial_admin(self, username: Username, password: Password) -> Reply:
         """Create the first admin account; works only while Tomo has no users at all.
 
-        Use it once on a fresh install (over stdio, as the bootstrap admin; `tomo admin create`
-        does the same from a terminal). Afterwards stdio acts as this admin and HTTP needs a
-        token. Password rules: at least password_min_length characters (12 by default), not a
-        common password, not containing the username.
-
-        Args:
-            username: e.g. "alice".
-            password: a long passphrase, e.g. four unrelated words.
+        Use it once on a fresh install, over stdio as the bootstrap admin (`tomo admin create` does the
+        same from a terminal). Afterwards stdio acts as this admin and HTTP needs a token. Password:
+        at least password_min_length characters (default 12), not common, not containing the username.
         """
         user = await self.users.create_initial_admin(username, password)
         return Reply(f"Created admin '{user.username}'. Next: login, or create_api_token for an MCP client.",
@@ -114,14 +104,9 @@ class AuthTools:
         """Create a user account with a role.
 
         Roles: viewer (read-only tools), operator (servers, apps, docker, app backups), admin
-        (everything, including users and settings). Password rules: at least
-        password_min_length characters (12 by default), not a common password, not containing
-        the username.
-
-        Args:
-            username: e.g. "bob".
-            password: the initial password; the user can change it with change_password.
-            role: "viewer", "operator" or "admin".
+        (everything, including users and settings). Password: at least password_min_length characters
+        (default 12), not common, not containing the username; the user can change it with
+        change_password.
         """
         user = await self.users.create(username, password, role)
         return Reply(f"Created {user.role.value} '{user.username}'.", {"user": user})
@@ -135,14 +120,8 @@ class AuthTools:
     ) -> Reply:
         """Change a user's role or enable/disable the account.
 
-        Takes effect at once, also for tokens already issued. Disabling ends the user's
-        sessions and makes their API tokens stop working. The last active admin cannot be
-        demoted or disabled.
-
-        Args:
-            user_id: id from list_users or the username, e.g. "bob".
-            role: "viewer", "operator" or "admin".
-            active: true or false.
+        Takes effect at once, also for tokens already issued; disabling ends the user's sessions and
+        API tokens. The last active admin cannot be demoted or disabled.
         """
         user = await self.users.update(user_id, role, active)
         state = "active" if user.active else "disabled"
@@ -154,9 +133,6 @@ class AuthTools:
 
         Cannot be undone; consider update_user(active=false) to keep the history. You cannot
         delete yourself or the last active admin.
-
-        Args:
-            user_id: id from list_users or the username, e.g. "bob".
         """
         user = await self.users.delete(user_id)
         return Reply(f"Deleted user '{user.username}'.", {"user": user})
@@ -168,57 +144,50 @@ class AuthTools:
         return Reply(f"{len(users)} user(s).", {"users": users})
 
     @tomo_tool(title="Change password")
-    async def change_password(self, current_password: Password, new_password: Password) -> Reply:
+    async def change_password(
+        self,
+        current_password: Annotated[Password, Field(description="Your password now (never echoed back).")],
+        new_password: Annotated[Password, Field(description="The new password (never echoed back).")],
+    ) -> Reply:
         """Change your own password; your other login sessions end.
 
-        Password rules: at least password_min_length characters (12 by default), not a common
-        password, not containing your username.
-
-        Args:
-            current_password: your password now.
-            new_password: the new one, e.g. a passphrase of four unrelated words.
+        The new one: at least password_min_length characters (default 12), not common, not containing
+        your username.
         """
         client_ip, _ = self.identity.client()
         user = await self.users.change_password(_caller(), current_password, new_password, client_ip)
         return Reply(f"Password changed for '{user.username}'; other sessions were signed out.")
 
     @tomo_tool(role=Role.ADMIN, title="Reset user password")
-    async def reset_user_password(self, user_id: UserRef, new_password: Password) -> Reply:
+    async def reset_user_password(
+        self,
+        user_id: UserRef,
+        new_password: Annotated[Password, Field(description="The new password (rules as create_user).")],
+    ) -> Reply:
         """Set another user's password (for a forgotten password); all their sessions end.
 
         Also lifts a lockout of that username. Tell the user the new password through a safe
         channel and ask them to change it with change_password.
-
-        Args:
-            user_id: id from list_users or the username, e.g. "bob".
-            new_password: the new password (same rules as create_user).
         """
         user = await self.users.reset_password(user_id, new_password)
         return Reply(f"Password reset for '{user.username}'; their sessions were signed out.")
 
     @tomo_tool(read_only=True, idempotent=True, title="List sessions")
-    async def list_sessions(
-        self, user_id: Annotated[str | None, Field(max_length=64, description="Admins: only this user.")] = None
-    ) -> Reply:
+    async def list_sessions(self, user_id: AdminsOnlyUser = None) -> Reply:
         """List unexpired login sessions with when and from where they started.
 
         Everyone sees their own sessions (yours is marked current); admins see everyone's, or
         one user's with user_id. End one with revoke_session.
-
-        Args:
-            user_id: admins only: a user id or username, e.g. "bob".
         """
         owner = await self._owner(user_id)
         sessions = await self.auth.list_sessions(owner)
         return Reply(f"{len(sessions)} session(s).", {"sessions": sessions})
 
     @tomo_tool(idempotent=True, title="Revoke session")
-    async def revoke_session(self, session_id: EntityId) -> Reply:
-        """End a login session (your own, or anyone's for an admin); its token stops working at once.
-
-        Args:
-            session_id: id from list_sessions, e.g. "5c1d...".
-        """
+    async def revoke_session(
+        self, session_id: Annotated[EntityId, Field(description="Session id from list_sessions.")]
+    ) -> Reply:
+        """End a login session (your own, or anyone's for an admin); its token stops working at once."""
         _caller()
         session = await self.auth.revoke_session(session_id)
         return Reply(f"Session {session.id} of '{session.username}' is revoked.", {"session": session})
@@ -229,19 +198,15 @@ class AuthTools:
         name: TokenName,
         role: Annotated[Role | None, Field(description="Role of the token; default and maximum: yours.")] = None,
         expires_days: ExpiresDays = None,
-        user_id: Annotated[str | None, Field(max_length=64, description="Admins: make it for this user.")] = None,
+        user_id: Annotated[
+            str | None, Field(max_length=64, description="Admins: create it for this user (id or username).")
+        ] = None,
     ) -> Reply:
         """Create a long-lived API token to paste into an MCP client's configuration.
 
-        The token is shown once, in this answer: tell the user to copy it now (Tomo keeps only
-        a hash). Give it the lowest role that does the job; it can never exceed your own.
-        Revoke it with revoke_api_token.
-
-        Args:
-            name: a label, e.g. "claude-desktop".
-            role: "viewer", "operator" or "admin"; default your role.
-            expires_days: e.g. 90; omit for a token that does not expire.
-            user_id: admins only: create the token for this user (id or username).
+        The token is shown once, in this answer: tell the user to copy it now (Tomo keeps only a hash).
+        Give it the lowest role that does the job; it can never exceed your own. Revoke it with
+        revoke_api_token.
         """
         principal = _caller()
         if user_id is None and principal.user_id is None:
@@ -255,27 +220,20 @@ class AuthTools:
                      "Copy it now: it is shown only once.", created)
 
     @tomo_tool(read_only=True, idempotent=True, title="List API tokens")
-    async def list_api_tokens(
-        self, user_id: Annotated[str | None, Field(max_length=64, description="Admins: only this user.")] = None
-    ) -> Reply:
+    async def list_api_tokens(self, user_id: AdminsOnlyUser = None) -> Reply:
         """List API tokens (name, role, prefix, expiry, last use); never the secrets.
 
         Everyone sees their own tokens; admins see everyone's, or one user's with user_id.
-
-        Args:
-            user_id: admins only: a user id or username, e.g. "bob".
         """
         owner = await self._owner(user_id)
         tokens = await self.tokens.list_tokens(owner)
         return Reply(f"{len(tokens)} API token(s).", {"tokens": tokens})
 
     @tomo_tool(idempotent=True, title="Revoke API token")
-    async def revoke_api_token(self, token_id: EntityId) -> Reply:
-        """Revoke an API token (your own, or anyone's for an admin); it stops working at once.
-
-        Args:
-            token_id: id from list_api_tokens, e.g. "8e2f...".
-        """
+    async def revoke_api_token(
+        self, token_id: Annotated[EntityId, Field(description="Token id from list_api_tokens.")]
+    ) -> Reply:
+        """Revoke an API token (your own, or anyone's for an admin); it stops working at once."""
         _caller()
         token = await self.tokens.revoke(token_id)
         return Reply(f"API token '{token.name}' of '{token.username}' is revoked.", {"token": token})
@@ -292,13 +250,9 @@ class AuthTools:
     @tomo_tool(role=Role.ADMIN, idempotent=True, title="Unlock account")
     async def unlock_account(
         self, username: Annotated[str, Field(min_length=1, max_length=128,
-                                             description="A locked username or client address.")]
+                                             description="A locked username or client address, e.g. '192.0.2.10'.")]
     ) -> Reply:
-        """Lift a lockout now, for a username or a client address shown by get_locked_accounts.
-
-        Args:
-            username: e.g. "alice", or an address such as "192.0.2.10".
-        """
+        """Lift a lockout now, for a username or a client address shown by get_locked_accounts."""
         subject = username.strip().lower()
         kinds = await self.lockouts.unlock(subject)
         return Reply(f"Unlocked '{subject}' ({', '.join(k.value for k in kinds)}).", {"unlocked": kinds})

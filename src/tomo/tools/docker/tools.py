@@ -13,7 +13,7 @@ from tomo.models.principal import Role
 from tomo.services.docker.docker import LIST_LIMIT, DockerService, PruneTarget
 
 ServerId = Annotated[
-    str, Field(min_length=1, max_length=64, description="Server id from list_servers, or the server's unique name.")
+    str, Field(min_length=1, max_length=64, description="Server id or name, from list_servers.")
 ]
 Since = Annotated[
     str,
@@ -42,13 +42,8 @@ class DockerTools:
     ) -> Reply:
         """List the Docker containers on a server: name, image, state, health, ports, compose project and service.
 
-        Use it to see what runs on a server, or to find the exact container name other docker tools
-        need. Only running containers unless all=true. The server must exist (see list_servers). At most
-        200 containers, sorted by name; one SSH command, usually well under a second.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            all: true to include stopped and exited containers, e.g. true.
+        Use it to see what runs on a server or to find the container name other docker tools need. Only
+        running containers unless all=true. At most 200, sorted by name; usually well under a second.
         """
         listing = await self.docker.list_containers(server_id, all_containers=all)
         kind = "container(s)" if all else "running container(s)"
@@ -59,14 +54,9 @@ class DockerTools:
     async def inspect_container(self, server_id: ServerId, container: ContainerRef) -> Reply:
         """Show one container in compact form: state, health, exit code, restarts, ports, mounts, networks.
 
-        Use it to understand why a container misbehaves (exit code, restart count, health) or how it is
-        wired (published ports, mounts as source → target, networks with IPs, compose project/service).
-        Environment variables are listed by NAME only; their values are never returned. Follow with
-        container_logs for what the container printed.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            container: container name or id from list_containers, e.g. "jellyfin-jellyfin-1".
+        Use it to see why a container misbehaves (exit code, restarts, health) or how it is wired (ports,
+        mounts source → target, networks with IPs, compose project/service). Environment variables are
+        listed by NAME only, never their values. container_logs shows what it printed.
         """
         detail = await self.docker.inspect_container(server_id, container)
         health = f", {detail.health}" if detail.health else ""
@@ -77,20 +67,16 @@ class DockerTools:
         self,
         server_id: ServerId,
         container: ContainerRef,
-        tail: Annotated[int, Field(ge=1, le=5000, description="How many of the last lines to return.")] = 100,
+        tail: Annotated[int, Field(ge=1, le=5000, description="How many last lines to return.")] = 100,
         since: Since | None = None,
     ) -> Reply:
         """Return the last lines a container printed (stdout and stderr interleaved, with timestamps).
 
-        Use it to diagnose a crashing or misbehaving container; pair with inspect_container for its exit
-        code. Output is bounded (at most `tail` lines and about 200 KB; very long lines are cut) and
-        secret-looking strings (private keys, bearer tokens, JWTs) are masked. For apps installed by Tomo,
-        get_app_logs reads per service.
+        Use it to diagnose a crashing container (inspect_container gives its exit code). Bounded: `tail`
+        lines and about 200 KB, very long lines cut; secret-looking strings (private keys, bearer tokens,
+        JWTs) are masked. For apps installed by Tomo, get_app_logs reads per service.
 
         Args:
-            server_id: the server's id, e.g. "9b1e...".
-            container: container name or id from list_containers, e.g. "jellyfin-jellyfin-1".
-            tail: number of last lines, 1-5000, e.g. 100.
             since: only newer lines: a duration like "10m" or "2h", or an RFC 3339 timestamp.
         """
         logs = await self.docker.container_logs(server_id, container, tail, since)
@@ -101,11 +87,8 @@ class DockerTools:
     async def container_stats(self, server_id: ServerId) -> Reply:
         """Show one sample of CPU, memory, network and disk I/O for every running container on a server.
 
-        Use it to find what is using a server's resources. Memory comes in bytes (usage and limit) and
-        percentages; taking the sample takes about two seconds. At most 200 containers, sorted by name.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
+        Use it to find what uses a server's resources. Memory in bytes (usage, limit) and percent; the
+        sample takes about two seconds. At most 200 containers, sorted by name.
         """
         listing = await self.docker.container_stats(server_id)
         return Reply(f"Stats for {listing.total} running container(s).{_more(listing, 'containers')}",
@@ -113,14 +96,10 @@ class DockerTools:
 
     @tomo_tool(role=Role.OPERATOR, idempotent=True, open_world=True, title="Start container")
     async def start_container(self, server_id: ServerId, container: ContainerRef) -> Reply:
-        """Start a stopped container and report its new state.
+        """Start a stopped container and report its new state (as inspect_container).
 
-        Starting a running container changes nothing. For apps installed by Tomo prefer start_app, which
-        starts every service of the app. Returns the container's compact details (as inspect_container).
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            container: container name or id from list_containers (all=true shows stopped ones).
+        Starting a running container changes nothing (list_containers all=true shows stopped ones). For
+        apps installed by Tomo prefer start_app, which starts every service of the app.
         """
         detail = await self.docker.container_action(server_id, container, "start")
         return Reply(f"Container {detail.name} started; it is {detail.state}.", detail)
@@ -129,13 +108,9 @@ class DockerTools:
     async def stop_container(self, server_id: ServerId, container: ContainerRef) -> Reply:
         """Stop a running container (SIGTERM, then SIGKILL after its grace period, 10 s by default).
 
-        The container and its data stay; start_container brings it back. A container with a restart
-        policy of "always" stays stopped until the Docker daemon restarts. For apps installed by Tomo
-        prefer stop_app. Returns the container's compact details.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            container: container name or id from list_containers, e.g. "jellyfin-jellyfin-1".
+        The container and its data stay; start_container brings it back. A restart policy of "always"
+        starts it again when the Docker daemon restarts. For apps installed by Tomo prefer stop_app.
+        Returns the container's compact details.
         """
         detail = await self.docker.container_action(server_id, container, "stop")
         return Reply(f"Container {detail.name} stopped; it is {detail.state}.", detail)
@@ -145,11 +120,7 @@ class DockerTools:
         """Restart a container (stop, then start) and report its new state.
 
         Use it after a configuration change or when a service hangs; it briefly interrupts the service.
-        For apps installed by Tomo prefer restart_app. Returns the container's compact details.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            container: container name or id from list_containers, e.g. "jellyfin-jellyfin-1".
+        For apps installed by Tomo prefer restart_app.
         """
         detail = await self.docker.container_action(server_id, container, "restart")
         return Reply(f"Container {detail.name} restarted; it is {detail.state}.", detail)
@@ -159,17 +130,12 @@ class DockerTools:
         self,
         server_id: ServerId,
         container: ContainerRef,
-        force: Annotated[bool, Field(description="Stop and remove a running container.")] = False,
+        force: Annotated[bool, Field(description="Stop a running container first.")] = False,
     ) -> Reply:
         """Delete a container. Its named volumes are kept; its writable layer (files not in a volume) is lost.
 
-        Needs confirm=true after the user agreed. A running container is refused unless force=true. Do
-        not use it on containers of apps installed by Tomo: uninstall_app removes those cleanly.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            container: container name or id from list_containers, e.g. "old-nginx".
-            force: true to stop it first if it is running, e.g. false.
+        Destructive: needs confirm=true after the user agreed. A running container is refused unless
+        force=true. For apps installed by Tomo use uninstall_app instead.
         """
         await self.docker.remove_container(server_id, container, force)
         return Reply(f"Container {container} removed from server {server_id}.", {"removed": container})
@@ -179,9 +145,6 @@ class DockerTools:
         """List the Docker images on a server: repository, tag, id, size and creation time.
 
         Use it before remove_image or prune_docker, or to check an image is present. At most 200 images.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
         """
         listing = await self.docker.list_images(server_id)
         return Reply(f"{listing.total} image(s) on server {server_id}.{_more(listing, 'images')}",
@@ -192,9 +155,6 @@ class DockerTools:
         """List the Docker volumes on a server: name, driver and the compose project that created it.
 
         Volumes hold app data; check here before prune_docker with what="volumes". At most 200 volumes.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
         """
         listing = await self.docker.list_volumes(server_id)
         return Reply(f"{listing.total} volume(s) on server {server_id}.{_more(listing, 'volumes')}",
@@ -205,9 +165,6 @@ class DockerTools:
         """List the Docker networks on a server: name, id, driver, scope and whether it is internal.
 
         At most 200 networks, sorted by name.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
         """
         listing = await self.docker.list_networks(server_id)
         return Reply(f"{listing.total} network(s) on server {server_id}.{_more(listing, 'networks')}",
@@ -217,13 +174,9 @@ class DockerTools:
     async def pull_image(self, server_id: ServerId, image: ImageRef) -> Reply:
         """Download an image (or its newer version) from its registry onto a server.
 
-        Use it to pre-fetch an image or refresh a moving tag such as "latest"; running containers keep the
-        old image until recreated. Can take minutes for large images (gives up after 15 minutes). Returns
-        the last lines of docker's output (status and digest).
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            image: image reference with tag, e.g. "nginx:1.27" or "ghcr.io/home-assistant/home-assistant:stable".
+        Use it to pre-fetch an image or refresh a moving tag such as "latest"; running containers keep
+        the old image until recreated. Can take minutes (gives up after 15). Returns the last lines of
+        docker's output (status and digest).
         """
         output = await self.docker.pull_image(server_id, image)
         status = next((line for line in reversed(output) if line.startswith("Status:")), f"Pulled {image}.")
@@ -233,12 +186,8 @@ class DockerTools:
     async def remove_image(self, server_id: ServerId, image: ImageRef) -> Reply:
         """Delete an image reference from a server (the layers go once no tag or container uses them).
 
-        Needs confirm=true after the user agreed. Refused while a container (even a stopped one) uses the
-        image: remove that container first. The image can be pulled again later with pull_image.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            image: repository:tag or image id from list_images, e.g. "nginx:1.25".
+        Destructive: needs confirm=true after the user agreed. Refused while a container (even a stopped
+        one) uses the image. pull_image can fetch it again.
         """
         output = await self.docker.remove_image(server_id, image)
         return Reply(f"Image {image} removed from server {server_id}.", {"image": image, "output_tail": output})
@@ -251,15 +200,11 @@ class DockerTools:
     ) -> Reply:
         """Free disk space by deleting unused Docker objects, and report what was removed and reclaimed.
 
-        "containers": every stopped container. "images": every image no container uses (not only dangling
-        ones). "volumes": every volume no container uses, named ones included: the data in them is lost.
-        "all": stopped containers, unused images, networks and build cache, and unused anonymous volumes
-        (named ones too on Docker before 23). Needs confirm=true after the user agreed; check
-        get_docker_info (reclaimable space) and list_volumes first. Can take minutes.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
-            what: "images", "containers", "volumes" or "all", e.g. "images".
+        "containers": stopped containers. "images": images no container uses (not only dangling).
+        "volumes": unused volumes, named ones included: their data is lost. "all": stopped containers,
+        unused images, networks, build cache and anonymous volumes (named too before Docker 23).
+        Destructive: needs confirm=true after the user agreed; check get_docker_info (reclaimable) and
+        list_volumes first. Can take minutes.
         """
         report = await self.docker.prune(server_id, what)
         counts = ", ".join(f"{n} {kind}" for kind, n in report.deleted.items()) or "nothing"
@@ -270,12 +215,9 @@ class DockerTools:
     async def get_docker_info(self, server_id: ServerId) -> Reply:
         """Show a server's Docker: engine, CLI and Compose versions, container and image counts, disk usage.
 
-        Use it to check Docker works on a server and how much space images, containers, volumes and the
-        build cache take (and how much a prune would reclaim). Computing disk usage can take a few seconds
-        on busy servers. A DOCKER_NOT_INSTALLED error means prepare_server should be run.
-
-        Args:
-            server_id: the server's id, e.g. "9b1e...".
+        Use it to check Docker works and how much space images, containers, volumes and build cache take
+        (and a prune would reclaim); disk usage can take seconds on busy servers. DOCKER_NOT_INSTALLED
+        means run prepare_server.
         """
         info = await self.docker.docker_info(server_id)
         compose = info.compose_version or "not installed"

@@ -26,13 +26,9 @@ class HealthTools:
     ) -> Reply:
         """Check that Tomo is up and report its version and uptime.
 
-        Use this first when something seems wrong, or to confirm the connection to Tomo works.
-        Anyone may call the basic form; detailed=true (any signed-in user) adds the database,
-        migration state, SSH connection pool, scheduler, free space in the data directory and
-        who you are acting as. Fast (milliseconds), changes nothing.
-
-        Args:
-            detailed: true for the full self-check, e.g. true.
+        Use this first when something seems wrong, or to confirm the connection works. Anyone may call
+        the basic form; detailed=true (any signed-in user) adds the database, migrations, SSH pool,
+        scheduler, data directory free space and who you are acting as. Milliseconds; changes nothing.
         """
         if not detailed:
             return Reply("Tomo is running.", self.health.basic())

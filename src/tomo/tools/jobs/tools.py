@@ -12,7 +12,7 @@ from tomo.models.job import JobStatus
 from tomo.models.principal import Role
 from tomo.services.jobs.jobs import JobService
 
-JobId = Annotated[str, Field(min_length=1, max_length=64, description="Job id as returned by a job tool.")]
+JobId = Annotated[str, Field(min_length=1, max_length=64, description="Job id from a job tool's answer or list_jobs.")]
 
 
 class JobsTools:
@@ -25,12 +25,8 @@ class JobsTools:
     async def get_job(self, job_id: JobId) -> Reply:
         """Show one job: status, progress, each step with its timing and outcome, and the error if it failed.
 
-        Use it to follow a job that a tool such as install_app or sync_repo returned before it
-        finished, or to see exactly where a failed job stopped. Poll every few seconds while the
-        status is pending or running.
-
-        Args:
-            job_id: the id from the job tool's answer, e.g. "3f2a9c...".
+        Use it to follow a job that a tool such as install_app or sync_repo returned before it finished
+        (poll every few seconds while pending or running), or to see where a failed job stopped.
         """
         job = await self.jobs.get(job_id)
         return Reply(f"Job {job.id} ({job.title}) is {job.status.value} at {job.progress:.0f}%.", job)
@@ -38,17 +34,11 @@ class JobsTools:
     @tomo_tool(read_only=True, idempotent=True, title="List jobs")
     async def list_jobs(
         self,
-        server_id: Annotated[str | None, Field(description="Only jobs for this server.")] = None,
+        server_id: Annotated[str | None, Field(description="Only jobs for this server (id).")] = None,
         status: Annotated[JobStatus | None, Field(description="Only jobs in this state.")] = None,
         limit: Annotated[int, Field(ge=1, le=200, description="Most recent jobs to return.")] = 20,
     ) -> Reply:
-        """List recent jobs, newest first, as compact summaries (no steps; use get_job for those).
-
-        Args:
-            server_id: filter by server id, e.g. "9b1e...".
-            status: filter by state: pending, running, succeeded, failed, cancelled or interrupted.
-            limit: how many to return (1-200), e.g. 20.
-        """
+        """List recent jobs, newest first, as compact summaries (no steps; use get_job for those)."""
         jobs = await self.jobs.list_recent(server_id, status, limit)
         return Reply(f"{len(jobs)} job(s).", {"jobs": jobs})
 
@@ -56,12 +46,8 @@ class JobsTools:
     async def cancel_job(self, job_id: JobId) -> Reply:
         """Cancel a pending or running job.
 
-        The job stops at its next step boundary or wait; steps already done stay recorded (and a
-        job that cleans up after itself, like install_app, rolls back). Cancelling a finished job
-        is an error that changes nothing.
-
-        Args:
-            job_id: the job to cancel, e.g. "3f2a9c...".
+        The job stops at its next step boundary or wait; steps already done stay recorded (a job that
+        cleans up after itself, like install_app, rolls back). Cancelling a finished job is an error.
         """
         job = await self.jobs.cancel(job_id)
         return Reply(f"Job {job.id} is now {job.status.value}.", job)

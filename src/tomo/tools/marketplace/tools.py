@@ -31,9 +31,9 @@ class MarketplaceTools:
     async def list_repos(self) -> Reply:
         """List the marketplace's catalog repositories with their app count, last sync, status and format.
 
-        The built-in catalog (name "builtin") ships with Tomo and is always there; others are git
-        repositories added with add_repo. A repository whose status is "error" (the last sync failed) or
-        "interrupted" (Tomo stopped while it synced) shows the reason in last_error; sync_repo retries it.
+        The built-in catalog ("builtin") is always there; others come from add_repo. Status "error" (last
+        sync failed) or "interrupted" (Tomo stopped during a sync) has the reason in last_error; sync_repo
+        retries.
         """
         repos = await self.marketplace.list_repos()
         return Reply(f"{len(repos)} repositories.", {"repos": repos})
@@ -41,24 +41,27 @@ class MarketplaceTools:
     @tomo_tool(role=Role.ADMIN, title="Add catalog repository")
     async def add_repo(
         self,
-        name: Annotated[str, Field(min_length=1, max_length=40, description="Short unique name, e.g. 'casaos'.")],
-        url: Annotated[str, Field(min_length=1, max_length=2000, description="Git URL or absolute local path.")],
-        branch: Annotated[str, Field(min_length=1, max_length=200, description="Branch to follow.")] = "main",
+        name: Annotated[
+            str,
+            Field(min_length=1, max_length=40,
+                  description="Unique name: lower-case letters, digits, '-', e.g. 'casaos'."),
+        ],
+        url: Annotated[
+            str,
+            Field(min_length=1, max_length=2000, description="https://, ssh:// or git@host:owner/repo.git URL, or "
+                  "absolute path of a local git repository."),
+        ],
+        branch: Annotated[
+            str, Field(min_length=1, max_length=200, description="Branch to follow, e.g. 'main'.")
+        ] = "main",
         format: Annotated[CatalogFormatChoice, Field(description="Catalog layout; auto detects it.")] = "auto",
     ) -> Reply:
         """Register a git repository of apps (Tomo, CasaOS or Runtipi format) as a marketplace catalog.
 
-        Nothing is downloaded yet: call sync_repo with the returned id to fetch and import its apps.
-        The name becomes the prefix of the apps' ids ("casaos/jellyfin"). Public stores:
-        https://github.com/IceWhaleTech/CasaOS-AppStore.git (branch main) and
+        Nothing is downloaded yet: call sync_repo with the returned id to import its apps. The name
+        prefixes the apps' ids ("casaos/jellyfin"). Public stores:
+        https://github.com/IceWhaleTech/CasaOS-AppStore.git (branch main),
         https://github.com/runtipi/runtipi-appstore.git (branch master).
-
-        Args:
-            name: 1-40 lower-case letters, digits, hyphens, e.g. "casaos".
-            url: https://host/owner/repo.git, ssh://git@host/owner/repo.git, git@host:owner/repo.git, or an
-                absolute path of a local git repository (air-gapped use), e.g. "/srv/catalogs/apps".
-            branch: branch name, e.g. "main".
-            format: "auto" (detect from the layout), "tomo", "casaos" or "runtipi".
         """
         repo = await self.marketplace.add_repo(name, url, branch, format)
         return Reply(f"Repository '{repo.name}' added; call sync_repo(repo_id='{repo.id}') to import its apps.",
@@ -68,11 +71,10 @@ class MarketplaceTools:
     async def remove_repo(self, repo_id: RepoId, confirm: bool = False) -> Reply:
         """Remove a catalog repository with all its apps, their ratings and its local checkout.
 
-        Installed apps keep running; only the catalog entries go. The built-in catalog cannot be
-        removed (disable it with toggle_repo). Destructive: call with confirm=true once the user agreed.
+        Installed apps keep running. The built-in catalog cannot be removed (toggle_repo hides it).
+        Destructive: call with confirm=true once the user agreed.
 
         Args:
-            repo_id: the repository's id or name, e.g. "casaos".
             confirm: must be true to proceed.
         """
         repo = await self.marketplace.remove_repo(repo_id)
@@ -82,12 +84,9 @@ class MarketplaceTools:
     async def sync_repo(self, repo_id: RepoId) -> JobStarted:
         """Fetch a catalog repository with git and import its apps, as a job.
 
-        Reports the apps added, updated, removed (apps still installed are kept and marked deprecated)
-        and skipped, each skip with its reason; one broken manifest never stops the sync. A first sync
-        of a large store takes a few seconds to a minute depending on the network. Follow it with get_job.
-
-        Args:
-            repo_id: the repository's id or name, e.g. "casaos".
+        Reports the apps added, updated, removed (installed ones are kept, marked deprecated) and
+        skipped with reasons; a broken manifest never stops the sync. Seconds to a minute for a large
+        store. Follow it with get_job.
         """
         job_id, repo = await self.marketplace.sync_repo(repo_id)
         return JobStarted(job_id, f"Syncing repository '{repo.name}'.")
@@ -98,12 +97,7 @@ class MarketplaceTools:
         repo_id: RepoId,
         enabled: Annotated[bool, Field(description="true shows the repository's apps, false hides them.")],
     ) -> Reply:
-        """Show or hide a repository's apps in search, categories and featured lists; nothing is deleted.
-
-        Args:
-            repo_id: the repository's id or name, e.g. "builtin".
-            enabled: true to show its apps, false to hide them.
-        """
+        """Show or hide a repository's apps in search, categories and featured lists; nothing is deleted."""
         repo = await self.marketplace.toggle_repo(repo_id, enabled)
         state = "enabled" if repo.enabled else "disabled"
         return Reply(f"Repository '{repo.name}' is {state}.", {"repo": repo})
@@ -111,29 +105,24 @@ class MarketplaceTools:
     @tomo_tool(read_only=True, idempotent=True, title="Search marketplace")
     async def search_marketplace(
         self,
-        query: Annotated[str | None, Field(max_length=200, description="Words to look for.")] = None,
-        category: Annotated[str | None, Field(max_length=40, description="Only this category.")] = None,
+        query: Annotated[
+            str | None, Field(max_length=200, description="Words to look for, e.g. 'media server'.")
+        ] = None,
+        category: Annotated[
+            str | None, Field(max_length=40, description="Only this category (see get_marketplace_categories).")
+        ] = None,
         tags: Annotated[list[str] | None, Field(max_length=10, description="Only apps with all these tags.")] = None,
-        repo_id: Annotated[str | None, Field(max_length=64, description="Only this repository.")] = None,
+        repo_id: Annotated[str | None, Field(max_length=64, description="Only this repository (id or name).")] = None,
         featured: Annotated[bool | None, Field(description="Only featured (true) or other (false) apps.")] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="Apps per page.")] = 20,
         offset: Annotated[int, Field(ge=0, description="Apps to skip (for paging).")] = 0,
     ) -> Reply:
         """Search the marketplace's apps by words, ranked by relevance, with filters and paging.
 
-        Names and titles weigh most, then tags, tagline, category and description; every word must
-        match (prefixes count: "photo" finds "photos"), and if no app has them all, apps matching any
-        word are shown. Without a query, apps are listed featured first, then by title. Returns
-        compact summaries and the total number of matches; get_marketplace_app shows one app in full.
-
-        Args:
-            query: free text, e.g. "media server" or "jellyfin".
-            category: one category, e.g. "media" (get_marketplace_categories lists them).
-            tags: tags every app must have, e.g. ["backup"].
-            repo_id: a repository id or name, e.g. "builtin".
-            featured: true for featured apps only.
-            limit: page size (1-100), e.g. 20.
-            offset: apps to skip, e.g. 20 for the second page.
+        Names and titles weigh most, then tags, tagline, category, description. Every word must match
+        (prefixes count: "photo" finds "photos"), else apps matching any word are shown. No query:
+        featured first, then by title. Returns compact summaries and the total; get_marketplace_app
+        shows one in full.
         """
         apps, total = await self.marketplace.search(query, category, tags, repo_id, featured, limit, offset)
         shown = f"{offset + 1}-{offset + len(apps)}" if apps else "none"
@@ -144,13 +133,9 @@ class MarketplaceTools:
     async def get_marketplace_app(self, app_id: AppId) -> Reply:
         """Show one marketplace app in full: metadata, services, ports, volumes, typed inputs and compose file.
 
-        Inputs are what install_app asks for: each has a type (text, password, number, boolean, email,
-        url, select or secret), and secrets marked generated are created at install time (no value is
-        shown). Ports and volumes list which service they belong to. A bare id such as "jellyfin" works
-        when only one repository has it.
-
-        Args:
-            app_id: the app's id from search_marketplace, e.g. "builtin/jellyfin".
+        Inputs are what install_app asks for, each typed (text, password, number, boolean, email, url,
+        select, secret); generated secrets are created at install (no value shown). A bare id such as
+        "jellyfin" works when only one repository has it.
         """
         app = await self.marketplace.get_app_detail(app_id)
         return Reply(f"{app['title']} {app['version']} from '{app['repo_name']}': {len(app['services'])} "
@@ -169,11 +154,7 @@ class MarketplaceTools:
     async def get_featured_apps(
         self, limit: Annotated[int, Field(ge=1, le=50, description="Apps to return.")] = 10
     ) -> Reply:
-        """List featured marketplace apps (well-known, good first installs) as compact summaries.
-
-        Args:
-            limit: how many (1-50), e.g. 10.
-        """
+        """List featured marketplace apps (well-known, good first installs) as compact summaries."""
         apps = await self.marketplace.featured(limit)
         return Reply(f"{len(apps)} featured apps.", {"apps": apps})
 
@@ -184,10 +165,6 @@ class MarketplaceTools:
         """Rate a marketplace app from 1 to 5; one rating per user (rating again replaces it).
 
         Returns the app's new average and number of ratings.
-
-        Args:
-            app_id: the app's id, e.g. "builtin/jellyfin".
-            rating: whole number from 1 to 5, e.g. 4.
         """
         result = await self.marketplace.rate(app_id, rating)
         return Reply(f"Rated {result['title']} {rating}/5; average {result['avg_rating']:.2f} from "

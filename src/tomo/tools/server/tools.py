@@ -28,7 +28,7 @@ from tomo.services.servers.servers import ServerService
 
 ServerRef = Annotated[
     str,
-    Field(min_length=1, max_length=64, description="Server id from list_servers, or the server's unique name."),
+    Field(min_length=1, max_length=64, description="Server id or name, from list_servers."),
 ]
 
 
@@ -45,32 +45,23 @@ class ServerTools:
         name: ServerName,
         host: Host,
         username: Username,
-        auth_type: Annotated[AuthType, Field(description="'password' or 'key'.")],
+        auth_type: Annotated[
+            AuthType, Field(description="'password' (give password) or 'key' (private_key, passphrase if encrypted).")
+        ],
         port: Port = 22,
         password: Annotated[Password | None, Field(description="SSH password (auth_type 'password').")] = None,
         private_key: Annotated[
-            PrivateKeyText | None, Field(description="Whole private key text incl. BEGIN/END lines (auth_type 'key').")
+            PrivateKeyText | None,
+            Field(description="Whole ed25519, ecdsa or rsa key, OpenSSH or PEM, BEGIN/END lines included."),
         ] = None,
         passphrase: Annotated[Password | None, Field(description="Passphrase of an encrypted private key.")] = None,
     ) -> Reply:
         """Register a server that Tomo reaches over SSH (no connection is made yet).
 
-        Use it once per machine; afterwards refer to it by the returned id or by its name. The
-        credentials are checked (a private key is parsed now, so a malformed key or a wrong
-        passphrase is reported here), stored encrypted and never shown again. This machine itself
-        (localhost, 127.0.0.1, ::1) is refused unless the allow_local_servers setting is on. Next
-        step: test_connection, which logs in, pins the host key and reads the system info; then
-        prepare_server to install Docker if needed.
-
-        Args:
-            name: unique, readable name, e.g. "nas" (letters, digits, '.', '_', '-').
-            host: hostname or IP address without port, e.g. "192.168.1.10" or "nas.lan".
-            username: SSH login, e.g. "admin".
-            auth_type: "password" (send password) or "key" (send private_key, and passphrase if it is encrypted).
-            port: SSH port, default 22.
-            password: the SSH password, for auth_type "password".
-            private_key: an ed25519, ecdsa or rsa private key in OpenSSH or PEM format, for auth_type "key".
-            passphrase: the key's passphrase, only if the key is encrypted.
+        Once per machine; then use the returned id or the name. Credentials are checked (a bad key or
+        passphrase is reported here), stored encrypted, never shown again. This machine (localhost,
+        127.0.0.1, ::1) is refused unless the allow_local_servers setting is on. Next: test_connection
+        (logs in, pins the host key), then prepare_server if Docker is missing.
         """
         credentials = build_credentials(
             auth_type=auth_type, password=password, private_key=private_key, passphrase=passphrase
@@ -89,8 +80,8 @@ class ServerTools:
         """List every registered server with its status, in a compact form (never credentials).
 
         Status is what the last test_connection found: online, offline (unreachable), error (login or
-        host key refused) or unknown (never tested). Use an id or name from here wherever a tool asks
-        for server_id; get_server shows one server in full.
+        host key refused) or unknown (never tested). Its ids and names are what server_id takes;
+        get_server shows one server in full.
         """
         servers = await self.servers.list_all()
         if not servers:
@@ -101,11 +92,8 @@ class ServerTools:
     async def get_server(self, server_id: ServerRef) -> Reply:
         """Show one server: address, login user and auth type, status, last error, pinned host key, cached system info.
 
-        Credentials are never returned. The system info is the copy cached by the last
-        test_connection or get_server_info(refresh=true).
-
-        Args:
-            server_id: id or name, e.g. "nas".
+        Credentials are never returned. The system info is the copy cached by the last test_connection
+        or get_server_info(refresh=true).
         """
         server = await self.servers.get(server_id)
         seen = f", last seen {server.last_seen:%Y-%m-%d %H:%M} UTC" if server.last_seen else ""
@@ -123,23 +111,15 @@ class ServerTools:
         credentials: Annotated[
             ServerCredentials | None,
             Field(description="New credentials, replacing the stored ones: {auth_type, password} or "
-                              "{auth_type, private_key, passphrase?}."),
+                              "{auth_type, private_key, passphrase?}; stored encrypted."),
         ] = None,
     ) -> Reply:
         """Change a server's name, address, login user or credentials; only the fields given change.
 
-        Use it after a password or key changed (AUTHENTICATION_FAILED), or when the server moved.
-        The pooled SSH connection is closed so the next command logs in with the new values. The
-        pinned host key is kept: if the new address is a different machine, test_connection reports
-        HOST_KEY_MISMATCH and an admin must accept the new key with trust_host_key.
-
-        Args:
-            server_id: id or name of the server to change, e.g. "nas".
-            name: new unique name, e.g. "nas-old".
-            host: new hostname or IP address, e.g. "192.168.1.20".
-            port: new SSH port, e.g. 2222.
-            username: new SSH login, e.g. "admin".
-            credentials: e.g. {"auth_type": "password", "password": "..."}; stored encrypted, never shown.
+        Use it after a password or key changed (AUTHENTICATION_FAILED) or the server moved. The pooled
+        SSH connection is closed, so the next command logs in anew. The pinned host key is kept: a
+        different machine at the new address gives HOST_KEY_MISMATCH (an admin accepts it with
+        trust_host_key).
         """
         changes = ServerUpdate(name=name, host=host, port=port, username=username, credentials=credentials)
         server, changed = await self.servers.update(server_id, changes)
@@ -158,14 +138,12 @@ class ServerTools:
     ) -> Reply:
         """Remove a server from Tomo, with its stored credentials and pinned host key.
 
-        Nothing on the server itself is touched. Refused while apps installed by Tomo are on it
-        (uninstall them first) unless force=true, which makes Tomo forget those apps while they keep
-        running. Destructive: call with confirm=true once the user agreed.
+        Nothing on the server is touched. Refused while apps installed by Tomo are on it (uninstall them
+        first) unless force=true, which makes Tomo forget those apps while they keep running.
+        Destructive: call with confirm=true once the user agreed.
 
         Args:
-            server_id: id or name of the server, e.g. "nas".
             confirm: must be true to delete.
-            force: also remove a server that still has installed apps.
         """
         server, dependents = await self.servers.delete(server_id, force=force)
         forgotten = f" Tomo forgot {dependents} on it." if dependents else ""
@@ -182,18 +160,11 @@ class ServerTools:
     ) -> Reply:
         """Log in to a server over SSH, run a trivial command, and return its system info (OS, CPU, RAM, disk, Docker).
 
-        The first successful connection pins the server's host key (trust on first use: the
-        fingerprint is returned and stored); later connections must present the same key, else
-        HOST_KEY_MISMATCH. Updates the server's status and last_seen. System info is read now when
-        the cached copy is missing or older than 10 minutes (get_server_info refresh=true forces a
-        re-read). Failures say what to fix:
-        CONNECTION_FAILED (address, port, firewall, server off), AUTHENTICATION_FAILED (username or
-        credentials: update_server), HOST_KEY_MISMATCH (trust_host_key, admin, only if the change
-        is expected). Takes about a second; up to the ssh_connect_timeout setting when unreachable.
-
-        Args:
-            server_id: id or name, e.g. "nas".
-            reconnect: true to check login and host key on a fresh connection.
+        The first success pins the host key (trust on first use); later connections must present it,
+        else HOST_KEY_MISMATCH. Updates status and last_seen; re-reads system info older than 10
+        minutes. Errors say what to fix: CONNECTION_FAILED (address, port, firewall, power),
+        AUTHENTICATION_FAILED (update_server), HOST_KEY_MISMATCH (trust_host_key, admin, only if
+        expected). About a second; up to ssh_connect_timeout when unreachable.
         """
         result = await self.servers.test_connection(server_id, reconnect=reconnect)
         pinned = ("host key pinned now (first connection): later connections must present it"
@@ -213,13 +184,9 @@ class ServerTools:
     ) -> Reply:
         """Show a server's system info: OS, hostname, architecture, kernel, CPUs, memory, disk, Docker, Compose.
 
-        Returns the copy cached by the last test_connection; with refresh=true (or when nothing is
-        cached) it is read now in one SSH round trip. Docker and Compose show "not installed" when
-        missing: prepare_server installs them. memory_total and disk sizes are in bytes.
-
-        Args:
-            server_id: id or name, e.g. "nas".
-            refresh: true to read it now, e.g. after installing something.
+        The copy cached by the last test_connection; refresh=true (or nothing cached) reads it now, in
+        one SSH round trip. Docker and Compose show "not installed" when missing: prepare_server installs
+        them. Memory and disk sizes are in bytes.
         """
         info, fresh = await self.servers.system_info(server_id, refresh=refresh)
         when = "read just now" if fresh else f"cached at {info.collected_at:%Y-%m-%d %H:%M} UTC; refresh=true re-reads"
@@ -230,15 +197,9 @@ class ServerTools:
     async def trust_host_key(self, server_id: ServerRef, fingerprint: Fingerprint) -> Reply:
         """Accept a server's new SSH host key after HOST_KEY_MISMATCH, when the change is expected.
 
-        A changed host key means the server was reinstalled or its keys regenerated, or that
-        something is impersonating it. Only call this when the user confirmed the change (ideally
-        by comparing with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server). The
-        fingerprint must be the one the server presents now (Tomo checks it without logging in);
-        otherwise nothing changes. Admin only.
-
-        Args:
-            server_id: id or name, e.g. "nas".
-            fingerprint: the new key's fingerprint from the HOST_KEY_MISMATCH error, e.g. "SHA256:jn+yXtPh...".
+        A changed key means a reinstall, regenerated keys, or an impostor: call it only once the user
+        confirmed the change (ideally with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the
+        server). The fingerprint must be the one the server presents now; otherwise nothing changes.
         """
         server, changed = await self.servers.trust_host_key(server_id, fingerprint)
         if not changed:
@@ -251,15 +212,11 @@ class ServerTools:
     async def prepare_server(self, server_id: ServerRef) -> JobStarted:
         """Make a server ready for apps: install Docker and Compose if missing, create the apps_root folder.
 
-        Checks OS, architecture and free disk first. Runs as a job with one recorded step per check or
-        action (skipped when already done), so running it again changes nothing. Installs with the
-        distribution's packages (apt, dnf, apk, pacman), as root or through passwordless sudo; when sudo
-        needs a password it stops with a message saying what to allow. Creates the apps_root setting's
-        folder (default /opt/tomo/apps) owned by the SSH user. A fresh install takes a few minutes; a
-        server already prepared takes about a second.
-
-        Args:
-            server_id: id or name, e.g. "nas".
+        A job, one step per check (OS, architecture, free disk) or action, skipped when done, so running
+        it again changes nothing. Installs distribution packages (apt, dnf, apk, pacman) as root or with
+        passwordless sudo; if sudo needs a password it stops and says what to allow. The apps_root
+        folder (default /opt/tomo/apps) is owned by the SSH user. Minutes for a fresh install; about a
+        second when already prepared.
         """
         return await self.preparation.start(server_id)
 
@@ -267,24 +224,21 @@ class ServerTools:
     async def execute_command(
         self,
         server_id: ServerRef,
-        command: Annotated[str, Field(min_length=1, max_length=10000, description="A shell command line.")],
+        command: Annotated[
+            str, Field(min_length=1, max_length=10000, description="A shell command line, e.g. 'df -h / && uptime'.")
+        ],
         timeout: Annotated[int, Field(ge=1, le=3600, description="Seconds before the command is killed.")] = 60,
         confirm: bool = False,
     ) -> Reply:
         """Run a shell command on a server as the SSH user and return its exit status and output tails.
 
-        The command IS a shell command line by intent (run as `sh -c <command>`: pipes, variables
-        and `;` work), so it can change anything the SSH user may change: prefer the dedicated tools
-        (docker, apps, prepare_server) and show the user the command first. Disabled unless an admin
-        turned on the allow_execute_command setting (FEATURE_DISABLED otherwise). Output keeps the
-        last execute_command_max_output bytes of stdout and of stderr. A non-zero exit status is
-        reported, not treated as an error; a command still running after timeout seconds is killed
+        Runs as `sh -c` (pipes, variables, `;`), so it can change anything the SSH user may: prefer the
+        dedicated tools and show the user the command first. Off unless the allow_execute_command
+        setting is on (else FEATURE_DISABLED). Keeps the last execute_command_max_output bytes of
+        stdout and of stderr. A non-zero exit is reported, not an error; past timeout it is killed
         (COMMAND_TIMEOUT). Destructive: call with confirm=true once the user agreed.
 
         Args:
-            server_id: id or name, e.g. "nas".
-            command: e.g. "df -h / && uptime".
-            timeout: 1-3600 seconds, default 60.
             confirm: must be true to run.
         """
         output = await self.servers.execute_command(server_id, command, timeout)

@@ -26,9 +26,6 @@ class SettingsTools:
         """Show Tomo's settings with their current value, default, type and description.
 
         Secret values are masked. Categories: jobs, logs, servers, ssh, security.
-
-        Args:
-            category: only this category, e.g. "servers".
         """
         values = self.settings.values(category)
         return Reply(f"{len(values)} setting(s).", {"settings": values})
@@ -36,16 +33,14 @@ class SettingsTools:
     @tomo_tool(role=Role.ADMIN, idempotent=True, title="Update settings")
     async def update_settings(
         self,
-        settings: Annotated[dict[str, Any], Field(description="Map of setting key to new value.")],
+        settings: Annotated[
+            dict[str, Any], Field(description="Setting key to new value, e.g. {'allow_local_servers': true}.")
+        ],
     ) -> Reply:
         """Change one or more settings at once; all are validated before any is stored.
 
-        Each change is recorded in the audit log with its old and new value. An unknown key, a
-        wrong type or an out-of-range value rejects the whole call and changes nothing; see
-        get_settings_schema for keys, types and ranges.
-
-        Args:
-            settings: e.g. {"allow_local_servers": true, "ssh_command_timeout": 120}.
+        Each change is audited with its old and new value. An unknown key, a wrong type or an
+        out-of-range value rejects the whole call; get_settings_schema lists keys, types and ranges.
         """
         changed, audit_ids = await self.settings.update(settings)
         message = f"Changed {len(changed)} setting(s)." if changed else "Nothing changed: the values were already set."
@@ -55,11 +50,10 @@ class SettingsTools:
     async def reset_settings(self, category: Category = None, confirm: bool = False) -> Reply:
         """Return settings (one category, or all) to their defaults.
 
-        Destructive: custom values are lost (each reset is audited). Call with confirm=true after
-        the user agreed; without it nothing changes.
+        Destructive: custom values are lost (each reset is audited). Call with confirm=true after the
+        user agreed; without it nothing changes.
 
         Args:
-            category: only this category, e.g. "ssh"; omit for every setting.
             confirm: must be true to proceed.
         """
         keys = await self.settings.reset(category)
