@@ -23,7 +23,7 @@ from tests.unit.services.marketplace.test_marketplace_kit import (
 )
 
 from tomo.lib.catalog import TOMO_VARIABLES
-from tomo.lib.catalog.variables import referenced_names
+from tomo.lib.compose.interpolation import referenced_names
 from tomo.main import TomoApp
 
 LAYOUT = {"casaos": ("Apps", "docker-compose.yml"), "runtipi": ("apps", "config.json")}

@@ -30,12 +30,11 @@ from tomo.lib.catalog.compose import (
     complete_inputs,
     describe_services,
     mount_key,
-    port_number,
-    split_outside_braces,
     strip_extensions,
 )
 from tomo.lib.catalog.files import ManifestReader
-from tomo.lib.catalog.variables import map_strings, referenced_names, rename
+from tomo.lib.compose.interpolation import map_strings, referenced_names, rename
+from tomo.lib.compose.ports import port_number, read_port, split_outside_braces, with_published
 from tomo.models.marketplace import APP_ID_PATTERN, AppInput, CatalogApp, GenerateSpec
 
 MANIFEST_NAME: Final = "docker-compose.yml"
@@ -190,18 +189,11 @@ def _publish_main_port(compose: dict[str, Any], main: Any, port_map: int | None)
 
 def _rewrite_published(entry: Any, port_map: int) -> tuple[Any, int] | None:
     """(entry published as ${APP_PORT}, container port) when ``entry`` publishes ``port_map``."""
-    if isinstance(entry, dict):
-        container, _ = port_number(entry.get("target"))
-        if port_number(entry.get("published"))[0] == port_map and container is not None:
-            return {**entry, "published": "${APP_PORT}"}, container
+    written = read_port(entry)
+    container, _ = port_number(written.target)
+    if container is None or written.published is None or port_number(written.published)[0] != port_map:
         return None
-    spec, slash, protocol = str(entry).partition("/")
-    parts = split_outside_braces(spec)
-    container, _ = port_number(parts[-1])
-    if len(parts) < 2 or container is None or port_number(parts[-2])[0] != port_map:
-        return None
-    parts[-2] = "${APP_PORT}"
-    return ":".join(parts) + slash + protocol, container
+    return with_published(entry, "${APP_PORT}"), container
 
 
 def _map_data_paths(compose: dict[str, Any], aliases: set[str]) -> dict[str, Any]:

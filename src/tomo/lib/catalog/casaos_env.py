@@ -22,8 +22,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from tomo.lib.catalog.compose import env_items, is_secret_name, label_for
-from tomo.lib.catalog.variables import TOMO_VARIABLES, iter_strings, map_strings
+from tomo.lib.catalog.compose import is_secret_name, label_for
+from tomo.lib.catalog.variables import TOMO_VARIABLES
+from tomo.lib.compose.environment import env_items, scalar_text
+from tomo.lib.compose.interpolation import iter_strings, map_strings
 from tomo.models.marketplace import ENV_KEY_PATTERN, AppInput, GenerateSpec
 
 _RANDOM_LOOKING: Final = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9._~+/=-]{16,}$")
@@ -121,7 +123,7 @@ def _rewrite(environment: Any, by_entry: Mapping[tuple[str, str], str]) -> Any:
     if isinstance(environment, dict):
         result: dict[Any, Any] = {}
         for key, value in environment.items():
-            target = by_entry.get((str(key), _scalar(value)))
+            target = by_entry.get((str(key), scalar_text(value)))
             result[key] = "${" + target + "}" if target else value
         return result
     if isinstance(environment, list):
@@ -132,13 +134,6 @@ def _rewrite(environment: Any, by_entry: Mapping[tuple[str, str], str]) -> Any:
             items.append(f"{key}=${{{target}}}" if target else item)
         return items
     return environment
-
-
-def _scalar(value: Any) -> str:
-    """The text compose reads for a scalar environment value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def _whole_token(*values: str) -> re.Pattern[str]:

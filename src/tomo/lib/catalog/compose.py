@@ -1,6 +1,7 @@
-"""Compose helpers shared by the format readers: shape checks, port/volume parsing, service summaries.
+"""Compose helpers shared by the format readers: shape checks, port/volume summaries, service summaries.
 
-All functions are pure: they read JSON-like compose data and return new values or models.
+All functions are pure: they read JSON-like compose data and return new values or models. The compose
+syntax itself (ports, variables, environment) is read by :mod:`tomo.lib.compose`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from typing import Any, Final
 from pydantic import ValidationError as PydanticValidationError
 
 from tomo.errors import ValidationError
-from tomo.lib.catalog.variables import TOMO_VARIABLES, default_of, iter_strings, references
+from tomo.lib.catalog.variables import TOMO_VARIABLES
+from tomo.lib.compose.environment import env_items
+from tomo.lib.compose.interpolation import default_of, iter_strings, references
+from tomo.lib.compose.ports import port_number, read_port, split_outside_braces
 from tomo.models.marketplace import AppInput, AppPort, AppService, AppVolume, InputType, VolumeKind
 
 _SERVICE_NAME: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
-_PORT_NUMBER: Final = re.compile(r"(\d+)(?:-(\d+))?")
-_PORT_VARIABLE: Final = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-(\d+))?\}?")
 _SECRET_NAME: Final = re.compile(r"PASS|SECRET|TOKEN|(^|_)KEY($|_)|PWD|SALT", re.IGNORECASE)
 _BIND_PREFIXES: Final = ("/", ".", "~", "$")
 _LONG_KINDS: Final[Mapping[str, VolumeKind]] = {"bind": "bind", "volume": "named", "tmpfs": "tmpfs"}
@@ -44,55 +46,11 @@ def check_compose(data: Any, name: str) -> dict[str, Any]:
     return data
 
 
-def split_outside_braces(text: str, separator: str = ":") -> list[str]:
-    """Split ``text`` on ``separator``, except inside ``${...}`` and ``[...]`` (IPv6 addresses)."""
-    parts: list[str] = []
-    depth = 0
-    current: list[str] = []
-    for char in text:
-        if char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth = max(depth - 1, 0)
-        if char == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
-
-
-def port_number(value: Any, app_port: int | None = None) -> tuple[int | None, int | None]:
-    """Parse a port or range ("8080", 8080, "8000-8010", "${APP_PORT}", "${X:-80}") into (start, end)."""
-    if isinstance(value, bool) or value is None:
-        return None, None
-    if isinstance(value, int):
-        return value, None
-    text = str(value).strip()
-    variable = _PORT_VARIABLE.fullmatch(text)
-    if variable:
-        if variable.group(1) == "APP_PORT" and app_port is not None:
-            return app_port, None
-        return (int(variable.group(2)), None) if variable.group(2) else (None, None)
-    number = _PORT_NUMBER.fullmatch(text)
-    if not number:
-        return None, None
-    return int(number.group(1)), int(number.group(2)) if number.group(2) else None
-
-
 def parse_port(service: str, entry: Any, app_port: int | None = None) -> AppPort | None:
     """Summarise one ``ports`` entry (short or long syntax); None when it cannot be understood."""
-    if isinstance(entry, dict):
-        container, container_end = port_number(entry.get("target"))
-        host, _ = port_number(entry.get("published"), app_port)
-        protocol = str(entry.get("protocol") or "tcp").lower()
-    else:
-        spec, _, protocol = str(entry).partition("/")
-        parts = split_outside_braces(spec)
-        container, container_end = port_number(parts[-1])
-        host, _ = port_number(parts[-2], app_port) if len(parts) >= 2 else (None, None)
-        protocol = (protocol or "tcp").lower()
+    written = read_port(entry)
+    container, container_end = port_number(written.target)
+    host, _ = port_number(written.published, app_port)
     if container is None:
         return None
     try:
@@ -101,7 +59,7 @@ def parse_port(service: str, entry: Any, app_port: int | None = None) -> AppPort
             container_port=container,
             container_port_end=container_end,
             host_port=host,
-            protocol="udp" if protocol == "udp" else "tcp",
+            protocol="udp" if written.protocol == "udp" else "tcp",
         )
     except PydanticValidationError:
         return None
@@ -126,26 +84,6 @@ def parse_volume(service: str, entry: Any) -> AppVolume | None:
     read_only = len(parts) > 2 and "ro" in parts[2].split(",")
     short_kind: VolumeKind = "bind" if source.startswith(_BIND_PREFIXES) else "named"
     return AppVolume(service=service, source=source, target=target, kind=short_kind, read_only=read_only)
-
-
-def env_items(environment: Any) -> list[tuple[str, str | None]]:
-    """The (name, value) pairs of a service ``environment`` (mapping or list of KEY=VALUE)."""
-    if isinstance(environment, dict):
-        return [(str(key), None if value is None else _env_text(value)) for key, value in environment.items()]
-    if isinstance(environment, list):
-        pairs: list[tuple[str, str | None]] = []
-        for item in environment:
-            key, sep, value = str(item).partition("=")
-            pairs.append((key.strip(), value if sep else None))
-        return pairs
-    return []
-
-
-def _env_text(value: Any) -> str:
-    """How compose reads a scalar environment value (YAML booleans become true/false)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def dependency_names(value: Any) -> list[str]:

@@ -39,7 +39,8 @@ from tomo.lib.catalog.runtipi_compose import (
     from_x_runtipi_yaml,
 )
 from tomo.lib.catalog.runtipi_fields import form_field_input
-from tomo.lib.catalog.variables import TOMO_VARIABLES, map_strings, rename
+from tomo.lib.catalog.variables import TOMO_VARIABLES
+from tomo.lib.compose.interpolation import map_strings, rename
 from tomo.models.marketplace import APP_ID_PATTERN, AppInput, CatalogApp
 
 CONFIG_NAME: Final = "config.json"

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tomo.errors import ValidationError
-from tomo.lib.catalog.compose import check_compose, parse_port, port_number, strip_extensions
+from tomo.lib.catalog.compose import check_compose, parse_port, strip_extensions
+from tomo.lib.compose.environment import scalar_text
+from tomo.lib.compose.ports import port_number
 
 MAIN_NETWORK: Final = "tipi_main_network"
 
@@ -123,19 +125,12 @@ def _dynamic_ports(entry: dict[str, Any], network_mode: Any) -> list[str]:
 def _dynamic_environment(environment: Any) -> dict[str, str]:
     """``[{key, value}]`` or a mapping -> a compose environment mapping of strings."""
     if isinstance(environment, dict):
-        return {str(key): _env_value(value) for key, value in environment.items()}
+        return {str(key): scalar_text(value) for key, value in environment.items()}
     result: dict[str, str] = {}
     for item in environment if isinstance(environment, list) else []:
         if isinstance(item, dict) and "key" in item:
-            result[str(item["key"])] = _env_value(item.get("value"))
+            result[str(item["key"])] = scalar_text(item.get("value"))
     return result
-
-
-def _env_value(value: Any) -> str:
-    """Environment values are strings in compose (booleans as true/false)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def _dynamic_volume(item: Any, named_volumes: dict[str, Any]) -> dict[str, Any]:

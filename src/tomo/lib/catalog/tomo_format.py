@@ -19,7 +19,8 @@ from tomo.lib.catalog.categories import Category
 from tomo.lib.catalog.common import build_app, describe_errors, url_or_none
 from tomo.lib.catalog.compose import check_compose, describe_services, strip_extensions
 from tomo.lib.catalog.files import ManifestReader
-from tomo.lib.catalog.variables import TOMO_VARIABLES, referenced_names
+from tomo.lib.catalog.variables import TOMO_VARIABLES
+from tomo.lib.compose.interpolation import referenced_names
 from tomo.models.marketplace import APP_ID_PATTERN, AppInput, CatalogApp
 
 MANIFEST_NAME: Final = "compose.yaml"

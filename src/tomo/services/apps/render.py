@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tomo.lib.catalog.compose import port_number, split_outside_braces
-from tomo.lib.catalog.variables import map_strings
+from tomo.lib.compose import interpolation
+from tomo.lib.compose.interpolation import map_strings
+from tomo.lib.compose.ports import port_number, read_port, with_published
 from tomo.lib.redaction import MASK, redact_text
 from tomo.models.installation import PublishedPort
 from tomo.models.marketplace import CatalogApp
@@ -26,7 +27,6 @@ PREVIOUS_COMPOSE_FILE = "compose.previous.yaml"
 PREVIOUS_ENV_FILE = ".env.previous"
 DATA_DIR = "data"
 
-_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _IMAGE_TAG = re.compile(r"^(?P<repo>.+?)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]*))?(?P<digest>@sha256:[0-9a-f]+)?$")
 
 
@@ -124,21 +124,15 @@ def _port_entries(app: CatalogApp) -> list[_PortEntry]:
 
 
 def _parse_port_entry(service: str, index: int, entry: Any) -> _PortEntry | None:
-    if isinstance(entry, dict):
-        container, _ = port_number(entry.get("target"))
-        host_text = str(entry.get("published") or "")
-        protocol = str(entry.get("protocol") or "tcp").lower()
-    else:
-        spec, _, protocol = str(entry).partition("/")
-        parts = split_outside_braces(spec)
-        container, _ = port_number(parts[-1])
-        host_text = parts[-2] if len(parts) >= 2 else ""
-        protocol = (protocol or "tcp").lower()
+    written = read_port(entry)
+    container, _ = port_number(written.target)
     if container is None:
         return None
+    host_text = str(written.published or "")
     uses_app_port = "APP_PORT" in host_text
     host, _ = port_number(host_text) if host_text and not uses_app_port else (None, None)
-    return _PortEntry(service, index, container, host, "udp" if protocol == "udp" else "tcp", uses_app_port)
+    protocol = "udp" if written.protocol == "udp" else "tcp"
+    return _PortEntry(service, index, container, host, protocol, uses_app_port)
 
 
 def plan_ports(app: CatalogApp, requested: Mapping[str, int]) -> tuple[list[PublishedPort], list[str]]:
@@ -188,18 +182,6 @@ def _duplicates(planned: list[PublishedPort]) -> list[str]:
     return errors
 
 
-def _rewrite_port(entry: Any, host_port: int) -> Any:
-    if isinstance(entry, dict):
-        return {**entry, "published": str(host_port)}
-    spec, slash, protocol = str(entry).partition("/")
-    parts = split_outside_braces(spec)
-    if len(parts) == 1:
-        parts.insert(0, str(host_port))
-    else:
-        parts[-2] = str(host_port)
-    return ":".join(parts) + slash + protocol
-
-
 # ---- compose and .env -----------------------------------------------------------------------------------
 
 
@@ -222,7 +204,7 @@ def render_compose(
         if port is None or entry.uses_app_port or port.host_port == entry.host_port:
             continue
         service_ports = services[entry.service]["ports"]
-        service_ports[entry.index] = _rewrite_port(service_ports[entry.index], port.host_port)
+        service_ports[entry.index] = with_published(service_ports[entry.index], str(port.host_port))
     return doc
 
 
@@ -274,19 +256,11 @@ def env_problem(key: str, value: str) -> str | None:
 def interpolate(text: str, variables: Mapping[str, str], secret_names: frozenset[str]) -> str:
     """Fill ``${NAME}``, ``${NAME:-default}`` and ``$NAME`` in; secrets become ``***``; ``$$`` stays."""
 
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(4)
-        if name is None:
-            return match.group(0)
+    def shown(name: str) -> str | None:
         value = variables.get(name)
-        operator, argument = match.group(2), match.group(3)
-        if operator in (":-", "-") and (value is None or (operator == ":-" and value == "")):
-            return argument or ""
-        if value is None:
-            return match.group(0)
-        return MASK if name in secret_names and value else value
+        return MASK if value and name in secret_names else value
 
-    return _VARIABLE.sub(replace, text)
+    return interpolation.interpolate(text, shown)
 
 
 def display_compose(doc: Mapping[str, Any], variables: Mapping[str, str], secret_names: frozenset[str]) -> str:

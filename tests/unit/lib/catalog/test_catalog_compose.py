@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tomo.lib.catalog.compose import complete_inputs, parse_port, parse_volume, split_outside_braces
-from tomo.lib.catalog.variables import default_of, referenced_names, rename
+from tomo.lib.catalog.compose import complete_inputs, parse_port, parse_volume
+from tomo.lib.compose.interpolation import default_of, referenced_names, rename
+from tomo.lib.compose.ports import split_outside_braces
 
 
 @pytest.mark.parametrize(

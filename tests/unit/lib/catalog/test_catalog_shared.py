@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tomo.lib.catalog import CATEGORIES, TOMO_VARIABLES, detect_format
-from tomo.lib.catalog.variables import iter_strings, referenced_names
+from tomo.lib.compose.interpolation import iter_strings, referenced_names
 from tomo.models.marketplace import CatalogApp, ImportResult
 
 CASAOS_ONLY = {"AppID", "WEBUI_PORT", "DefaultUserName", "DefaultPassword"}

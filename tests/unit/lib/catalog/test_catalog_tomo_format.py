@@ -10,7 +10,7 @@ import yaml
 
 from tomo.lib.catalog import TOMO_VARIABLES, builtin_catalog_path, detect_format, import_catalog
 from tomo.lib.catalog.tomo_format import TomoComposeFile, render_json_schema
-from tomo.lib.catalog.variables import referenced_names
+from tomo.lib.compose.interpolation import referenced_names
 from tomo.models.marketplace import ImportResult
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
