@@ -64,8 +64,9 @@ async def _get_status(url: str, timeout: float) -> int:
 
 def _os_error(exc: httpx2.TransportError) -> OSError | None:
     """The innermost OSError beneath a transport error (a refused connection, a failed TLS handshake), if any."""
-    found, cause = None, exc.__cause__ or exc.__context__
-    while cause is not None:
+    found, cause, seen = None, exc.__cause__ or exc.__context__, {id(exc)}
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
         found = cause if isinstance(cause, OSError) else found
         cause = cause.__cause__ or cause.__context__
     return found
