@@ -56,7 +56,7 @@ def redact_text(text: str) -> str:
     """Mask secret-looking substrings (key blocks, bearer tokens, JWTs, Tomo API tokens) and the quoted
     values of secret-named keys in printed mappings (``'password': '...'``, as libraries log arguments)."""
     pair, value = _patterns()
-    return str(value.sub(MASK, pair.sub(_masked_pair, text)))
+    return str(value.sub(MASK, pair.sub(_masked_pair, str(text))))
 
 
 def redact(value: Any, *, extra_keys: frozenset[str] = frozenset()) -> Any:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import time
 
 import pytest
 
-from tomo.lib.redaction import redact, redact_text
+from tomo.lib.redaction import MASK, redact, redact_text
 
 PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
 
@@ -64,3 +65,11 @@ def test_hostile_text_is_redacted_in_linear_time(unit: str) -> None:
     small, large = _seconds_to_redact(unit, 65_536), _seconds_to_redact(unit, 524_288)
     assert large < 20 * small + 0.05, (small, large)
     assert large < 5.0
+
+
+def test_a_str_subclass_such_as_an_enum_value_is_redacted_as_its_text() -> None:
+    class Kind(enum.StrEnum):
+        KEY = "Bearer abcdefghijklmnopqrstuvwx"
+        PLAIN = "ssh"
+
+    assert (redact_text(Kind.KEY), redact_text(Kind.PLAIN)) == (MASK, "ssh")
