@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tomo.database.engine import Database, duplicate_as
+from tomo.database.one_trip import OneTripSelect
 from tomo.database.tables_auth import api_tokens, lockouts, login_failures, sessions, users
 from tomo.database.upsert import upsert
 from tomo.models.principal import Role
 from tomo.models.user import ApiToken, Lockout, LockoutKind, LoginSession, User
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
 _USER_COLUMNS = [c for c in users.c if c.name != "password_hash"]
 
 
 def _to_user(row: sa.Row[Any]) -> User:
-    return User.model_validate({c.name: row._mapping[c.name] for c in _USER_COLUMNS})
+    return _owner(row._mapping)
+
+
+def _owner(values: Mapping[Any, Any], prefix: str = "") -> User:
+    return User.model_validate({c.name: values[prefix + c.name] for c in _USER_COLUMNS})
 
 
 def _to_session(row: sa.Row[Any], now: datetime) -> LoginSession:
@@ -31,13 +39,31 @@ def _to_session(row: sa.Row[Any], now: datetime) -> LoginSession:
 
 
 def _to_token(row: sa.Row[Any], now: datetime) -> ApiToken:
-    m = row._mapping
+    return _token(row._mapping, now)
+
+
+def _token(m: Mapping[Any, Any], now: datetime) -> ApiToken:
     expired = m["expires_at"] is not None and m["expires_at"] <= now
     return ApiToken(
         id=m["id"], user_id=m["user_id"], username=m["username"], name=m["name"], prefix=m["prefix"],
         role=Role(m["role"]), created_at=m["created_at"], expires_at=m["expires_at"],
         last_used_at=m["last_used_at"], revoked_at=m["revoked_at"], active=m["revoked_at"] is None and not expired,
     )
+
+
+#: The two lookups behind every bearer-authenticated HTTP call, each one trip to the database (see one_trip.py).
+_ACTIVE_SESSION_USER = OneTripSelect(
+    sa.select(*_USER_COLUMNS).select_from(sessions.join(users, sessions.c.user_id == users.c.id))
+    .where(sessions.c.id == sa.bindparam("session_id"), sessions.c.user_id == sa.bindparam("user_id"),
+           sessions.c.revoked_at.is_(None), sessions.c.expires_at > sa.bindparam("now"), users.c.active.is_(True))
+)
+_USABLE_TOKEN = OneTripSelect(
+    sa.select(api_tokens, users.c.username, *[c.label(f"owner__{c.name}") for c in _USER_COLUMNS])
+    .select_from(api_tokens.join(users, api_tokens.c.user_id == users.c.id))
+    .where(api_tokens.c.token_hash == sa.bindparam("token_hash"), api_tokens.c.revoked_at.is_(None),
+           users.c.active.is_(True),
+           sa.or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > sa.bindparam("now")))
+)
 
 
 class UserRepository:
@@ -124,14 +150,8 @@ class SessionRepository:
 
     async def active_user(self, session_id: str, user_id: str, now: datetime) -> User | None:
         """The session's user when the session is neither revoked nor expired and the user is active."""
-        query = (
-            sa.select(*_USER_COLUMNS).select_from(sessions.join(users, sessions.c.user_id == users.c.id))
-            .where(sessions.c.id == session_id, sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None),
-                   sessions.c.expires_at > now, users.c.active.is_(True))
-        )
-        async with self.database.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return _to_user(row) if row else None
+        found = await _ACTIVE_SESSION_USER.first(self.database, session_id=session_id, user_id=user_id, now=now)
+        return _owner(found) if found else None
 
     async def get(self, session_id: str, now: datetime) -> LoginSession | None:
         rows = await self._select(sessions.c.id == session_id, now)
@@ -177,19 +197,8 @@ class TokenRepository:
 
     async def find_usable(self, token_hash: str, now: datetime) -> tuple[ApiToken, User] | None:
         """The token and its user when the token is unrevoked, unexpired and the user active."""
-        user_columns = [c.label(f"owner__{c.name}") for c in _USER_COLUMNS]
-        query = (
-            sa.select(api_tokens, users.c.username, *user_columns)
-            .select_from(api_tokens.join(users, api_tokens.c.user_id == users.c.id))
-            .where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None), users.c.active.is_(True),
-                   sa.or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now))
-        )
-        async with self.database.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        user = User.model_validate({c.name: row._mapping[f"owner__{c.name}"] for c in _USER_COLUMNS})
-        return _to_token(row, now), user
+        found = await _USABLE_TOKEN.first(self.database, token_hash=token_hash, now=now)
+        return (_token(found, now), _owner(found, "owner__")) if found else None
 
     async def get(self, token_id: str, now: datetime) -> ApiToken | None:
         rows = await self._select(api_tokens.c.id == token_id, now)
