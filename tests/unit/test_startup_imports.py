@@ -9,9 +9,10 @@ from pathlib import Path
 #: Loaded on first use only: SSH, migrations, catalog parsing, password hashing, the PostgreSQL dialect, and
 #: griffe (FastMCP's docstring parser: the saved tool schemas and the prompts' own Args reading avoid it), and the
 #: HTTP transport of the app probe (httpx2 itself is imported by FastMCP; httpcore2 only by a client), and RE2 (the
-#: redaction patterns, compiled when the first text is masked).
+#: redaction patterns, compiled when the first text is masked), and SQLAlchemy's ORM (Tomo runs Core statements;
+#: database/async_core.py loads the asyncio engine without it).
 LAZY = ("asyncssh", "alembic", "yaml", "argon2", "sqlalchemy.dialects.postgresql", "asyncpg", "griffe", "httpcore2",
-        "re2")
+        "re2", "sqlalchemy.orm")
 
 START = """
 import asyncio, sys
