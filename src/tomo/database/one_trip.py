@@ -31,11 +31,12 @@ class _Compiled:
     """The statement as SQLite runs it: SQL text, how to order and convert the parameters and the results."""
 
     def __init__(self, statement: sa.Select[Any], dialect: Dialect) -> None:
-        compiled = statement.limit(1).compile(dialect=dialect)
+        compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         binds = [compiled.binds[name] for name in compiled.positiontup or []]
-        self.params = [(bind.key, bind.value, bind.type.bind_processor(dialect)) for bind in binds]
-        self.columns = [(key, column.type.result_processor(dialect, None))
+        self.params = [(bind.key, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect))
+                       for bind in binds]
+        self.columns = [(key, column.type.dialect_impl(dialect).result_processor(dialect, None))
                         for key, column in statement.selected_columns.items()]
 
     def parameters(self, values: dict[str, Any]) -> list[Any]:
@@ -51,29 +52,36 @@ class _Compiled:
 
 
 class OneTripSelect:
-    """Run ``statement`` (bind parameters by name) and return its first row as a dict, or None."""
+    """Run ``statement`` (bind parameters by name): its first row, or all its rows, as dicts."""
 
     def __init__(self, statement: sa.Select[Any]) -> None:
         self.statement = statement
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._first = statement.limit(1)
+        self._compiled: dict[tuple[int, str, str], _Compiled] = {}
 
     async def first(self, database: Database, **values: Any) -> dict[str, Any] | None:
+        rows = await self._run(database, self._first, values)
+        return rows[0] if rows else None
+
+    async def all(self, database: Database, **values: Any) -> list[dict[str, Any]]:
+        return await self._run(database, self.statement, values)
+
+    async def _run(self, database: Database, statement: sa.Select[Any], values: dict[str, Any]) -> list[dict[str, Any]]:
         if not database.is_sqlite:
             async with database.connect() as conn:
-                found = (await conn.execute(self.statement, values)).mappings().first()
-            return dict(found) if found is not None else None
+                return [dict(row) for row in (await conn.execute(statement, values)).mappings()]
         async with database.connect() as conn:
-            compiled = self._compiled_for(conn.dialect)
+            compiled = self._compiled_for(statement, conn.dialect)
             driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite.Connection
             try:
-                rows = list(await driver.execute_fetchall(compiled.sql, compiled.parameters(values)))
+                rows = await driver.execute_fetchall(compiled.sql, compiled.parameters(values))
             except sqlite3.Error as exc:
                 logger.error("database_error", error=type(exc).__name__)
                 raise DatabaseError("The database could not complete the operation; try again.") from exc
-        return compiled.row(rows[0]) if rows else None
+        return [compiled.row(row) for row in rows]
 
-    def _compiled_for(self, dialect: Dialect) -> _Compiled:
-        key = (dialect.name, dialect.driver)
+    def _compiled_for(self, statement: sa.Select[Any], dialect: Dialect) -> _Compiled:
+        key = (id(statement), dialect.name, dialect.driver)
         if key not in self._compiled:
-            self._compiled[key] = _Compiled(self.statement, dialect)
+            self._compiled[key] = _Compiled(statement, dialect)
         return self._compiled[key]

@@ -21,8 +21,11 @@ items = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("seen_at", UTCDateTime, nullable=True),
     sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("naive_at", sa.DateTime, nullable=True),
+    sa.Column("info", sa.JSON, nullable=True),
 )
 NOW = datetime(2026, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+ROUND = NOW.replace(microsecond=0, tzinfo=None)  # naive, no microseconds: SQLAlchemy still stores ".000000"
 QUERY = sa.select(items, items.c.count.label("renamed")).where(
     items.c.id == sa.bindparam("item_id"), items.c.active.is_(True),
     sa.or_(items.c.seen_at.is_(None), items.c.seen_at > sa.bindparam("since")),
@@ -35,9 +38,9 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     async with database.begin() as conn:
         await conn.run_sync(metadata.create_all)
         await conn.execute(items.insert(), [
-            {"id": "a", "active": True, "seen_at": NOW, "count": 3},
-            {"id": "b", "active": True, "seen_at": None, "count": 4},
-            {"id": "off", "active": False, "seen_at": NOW, "count": 5},
+            {"id": "a", "active": True, "seen_at": NOW, "count": 3, "naive_at": ROUND, "info": {"os": "debian"}},
+            {"id": "b", "active": True, "seen_at": None, "count": 4, "naive_at": None, "info": None},
+            {"id": "off", "active": False, "seen_at": NOW, "count": 5, "naive_at": ROUND, "info": [1, 2]},
         ])
     yield database
     await database.dispose()
@@ -57,12 +60,18 @@ async def test_a_row_comes_back_with_the_types_sqlalchemy_gives(db: Database, it
     assert found is not None and found["active"] is True and found["renamed"] == found["count"]
     if item_id == "a":
         assert found["seen_at"] == NOW and found["seen_at"].tzinfo is UTC
+        assert found["naive_at"] == ROUND and found["info"] == {"os": "debian"}
 
 
 async def test_bound_datetimes_compare_as_sqlalchemy_binds_them(db: Database) -> None:
     select = OneTripSelect(QUERY)
     assert await select.first(db, item_id="a", since=NOW - timedelta(microseconds=1)) is not None
     assert await select.first(db, item_id="a", since=NOW) is None  # seen_at > since is false at equality
+
+
+async def test_a_bound_value_is_stored_text_as_sqlalchemy_writes_it(db: Database) -> None:
+    query = sa.select(items.c.id).where(items.c.naive_at == sa.bindparam("at"))
+    assert await OneTripSelect(query).all(db, at=ROUND) == [{"id": "a"}, {"id": "off"}]
 
 
 async def test_no_matching_row_is_none(db: Database) -> None:
@@ -78,3 +87,11 @@ async def test_a_driver_error_becomes_database_error(db: Database) -> None:
         await conn.execute(sa.text("DROP TABLE items"))
     with pytest.raises(DatabaseError, match="could not complete"):
         await select.first(db, item_id="a", since=NOW)
+
+
+async def test_all_rows_come_back_in_the_statement_order(db: Database) -> None:
+    query = sa.select(items.c.id, items.c.active).order_by(items.c.count.desc())
+    async with db.connect() as conn:
+        expected = [dict(row) for row in (await conn.execute(query)).mappings()]
+    assert await OneTripSelect(query).all(db) == expected
+    assert [row["id"] for row in expected] == ["off", "b", "a"]

@@ -9,14 +9,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from tomo.database.engine import Database, duplicate_as
+from tomo.database.one_trip import OneTripSelect
 from tomo.database.tables_servers import servers
 from tomo.models.server import Server, SystemInfo
 
 _PUBLIC = [column for column in servers.c if column.name != "credentials"]
 
 
-def _to_server(row: sa.Row[Any]) -> Server:
-    values = dict(row._mapping)
+def _to_server(row: sa.Row[Any] | dict[str, Any]) -> Server:
+    values = dict(row) if isinstance(row, dict) else dict(row._mapping)
     values.pop("credentials", None)
     values.pop("created_by", None)
     info = values.pop("system_info")
@@ -34,6 +35,7 @@ def _find_by_ref(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
 
 
 _FIND = _find_by_ref(*_PUBLIC)
+_LIST = OneTripSelect(sa.select(*_PUBLIC).order_by(sa.func.lower(servers.c.name)))  # list_servers, in one trip
 _FIND_WITH_CREDENTIALS = _find_by_ref(*servers.c)
 
 
@@ -73,9 +75,7 @@ class ServerRepository:
             return (await conn.execute(query)).scalar()
 
     async def list_all(self) -> list[Server]:
-        async with self.database.connect() as conn:
-            rows = (await conn.execute(sa.select(*_PUBLIC).order_by(sa.func.lower(servers.c.name)))).all()
-        return [_to_server(row) for row in rows]
+        return [_to_server(row) for row in await _LIST.all(self.database)]
 
     async def update(self, server_id: str, values: dict[str, Any]) -> bool:
         async with self.database.begin() as conn:
