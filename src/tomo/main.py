@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -17,12 +18,15 @@ from fastmcp import FastMCP
 from tomo import __version__
 from tomo.database.engine import Database
 from tomo.database.repositories.auth import LockoutRepository, SessionRepository, TokenRepository, UserRepository
+from tomo.database.repositories.housekeeping import HousekeepingRepository
 from tomo.database.repositories.installations import InstallationRepository
+from tomo.database.repositories.instances import InstanceRepository
 from tomo.database.repositories.jobs import JobRepository
 from tomo.database.repositories.logs import LogRepository
 from tomo.database.repositories.marketplace import MarketplaceRepository
 from tomo.database.repositories.servers import ServerRepository
 from tomo.database.repositories.settings import SettingsRepository
+from tomo.database.types import new_id, utcnow
 from tomo.lib.config import TomoConfig
 from tomo.lib.encryption import Encryptor
 from tomo.lib.mcp.loader import DEFAULT_PACKAGES, load_modules, register_all_tools, register_views
@@ -44,6 +48,8 @@ from tomo.services.auth.tokens import TokenService
 from tomo.services.auth.users import UserService
 from tomo.services.docker.docker import DockerService
 from tomo.services.health.health import HealthService
+from tomo.services.instances.instances import InstanceService
+from tomo.services.instances.scheduler import SchedulerService
 from tomo.services.jobs.jobs import JobService
 from tomo.services.logs.audit import AuditService
 from tomo.services.logs.logs import LogService
@@ -75,16 +81,22 @@ class TomoApp:
     policies: dict[str, ToolPolicy] = field(default_factory=dict)
 
     async def startup(self) -> None:
-        """Migrate, load settings, recover interrupted jobs and syncs, start key derivation."""
+        """Migrate, load settings, register this instance, recover the jobs and syncs of dead instances, start
+        the scheduler and key derivation."""
         await self.database.migrate()
         await self.services["settings_service"].load()
+        await self.services["instance_service"].start()
         await self.services["job_service"].recover_interrupted()
         await self.services["sync_service"].recover_interrupted()
+        await self.services["scheduler_service"].start()
         self.services["encryptor"].start()
 
     async def shutdown(self) -> None:
-        """Stop jobs (recorded as interrupted), close connections, end worker threads. Safe to call twice."""
+        """Stop the scheduler and jobs (recorded as interrupted), deregister, close connections, end worker
+        threads. Safe to call twice."""
+        await self.services["scheduler_service"].stop()
         await self.services["job_service"].shutdown()
+        await self.services["instance_service"].stop()
         for name in ("ssh_pool",):
             closer = self.services.get(name)
             if closer is not None:
@@ -99,6 +111,9 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
     log_repository = LogRepository(database)
     audit_service = AuditService(log_repository)
     settings_service = SettingsService(SettingsRepository(database), audit_service)
+    instance_repository = InstanceRepository(database)
+    instance_service = InstanceService(instance_repository, settings_service, new_id(), transport,
+                                       same_machine=database.is_sqlite)
     services: dict[str, Any] = {
         "config": config,
         "database": database,
@@ -106,14 +121,53 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
         "audit_service": audit_service,
         "log_service": LogService(log_repository),
         "settings_service": settings_service,
-        "job_service": JobService(JobRepository(database), settings_service),
+        "instance_service": instance_service,
+        "scheduler_service": SchedulerService(instance_repository, instance_service),
+        "job_service": JobService(JobRepository(database), settings_service, instance_service.id,
+                                  instance_service.live_ids),
         "health_service": HealthService(database, config.data_dir),
         **build_auth_services(config, database, settings_service, audit_service, transport),
     }
     services.update(build_server_services(database, services))
     services.update(build_marketplace_services(database, services))
     services.update(build_app_services(database, services))
+    register_tasks(database, services)
     return database, services
+
+
+def register_tasks(database: Database, services: dict[str, Any]) -> None:
+    """The periodic work of the whole database (run by the scheduler's leader), and what each instance reloads
+    when another changes shared state."""
+    scheduler: SchedulerService = services["scheduler_service"]
+    settings: SettingsService = services["settings_service"]
+    jobs: JobService = services["job_service"]
+    housekeeping = HousekeepingRepository(database)
+    instances: InstanceService = services["instance_service"]
+
+    async def recover_jobs() -> None:
+        await jobs.recover_interrupted()
+        await instances.forget_dead()
+
+    async def purge_jobs() -> None:
+        await jobs.purge_finished(int(settings.get("job_retention_days")))
+
+    async def purge_logs() -> None:
+        await services["log_service"].purge(int(settings.get("log_retention_days")))
+
+    async def purge_sessions() -> None:
+        await housekeeping.purge_sessions(utcnow())
+
+    async def purge_lockouts() -> None:
+        await housekeeping.purge_lockouts(utcnow(), utcnow() - timedelta(days=1))
+
+    scheduler.register("recover_jobs", 10, recover_jobs)
+    for name, function in (("purge_jobs", purge_jobs), ("purge_logs", purge_logs),
+                           ("purge_sessions", purge_sessions), ("purge_lockouts", purge_lockouts)):
+        scheduler.register(name, 3600, function)
+    services["health_service"].probes["instances"] = instances.report
+    services["health_service"].probes["scheduler"] = scheduler.report
+    instances.watch("settings", settings.load)
+    instances.watch("servers", services["ssh_service"].forget_all)
 
 
 def build_server_services(database: Database, services: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,12 @@ jobs = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False, index=True),
     sa.Column("started_at", UTCDateTime, nullable=True),
     sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("owner", sa.String(32), nullable=True, index=True),
+    # One active job per resource, whichever process started it (a second start fails on this index). The
+    # migration gives it the same WHERE on PostgreSQL; naming postgresql_where here would import PostgreSQL's
+    # dialect at every start (~25 ms) to check the argument.
+    sa.Index("ux_jobs_active_resource", "resource", unique=True,
+             sqlite_where=sa.text("status IN ('pending', 'running')")),
 )
 
 log_entries = sa.Table(

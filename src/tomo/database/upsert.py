@@ -29,3 +29,14 @@ async def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any],
         set_={name: insert.excluded[name] for name in values if name not in keys},
     )
     await conn.execute(statement)
+
+
+async def insert_ignore(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], keys: Sequence[str]) -> None:
+    """Insert ``values`` as a row of ``table`` unless a row with the same ``keys`` columns exists."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    statement = dialect_insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=[table.c[key] for key in keys])
+    await conn.execute(statement)

@@ -73,6 +73,7 @@ class Job(BaseModel):
     result: dict[str, Any] | None = None
     error: JobError | None = None
     created_by: str | None = None
+    owner: str | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

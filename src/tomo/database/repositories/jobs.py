@@ -14,13 +14,17 @@ from tomo.models.job import Job, JobError, JobStatus, JobSummary
 ACTIVE = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
 
 
+class _ResourceTaken(Exception):
+    """The insert met the one-active-job-per-resource index (the transaction is rolled back)."""
+
+
 def _to_job(row: sa.Row[Any]) -> Job:
     m = row._mapping
     error = JobError(code=m["error_code"], message=m["error_message"] or "") if m["error_code"] else None
     return Job(
         id=m["id"], kind=m["kind"], title=m["title"], status=JobStatus(m["status"]), progress=m["progress"],
         message=m["message"], server_id=m["server_id"], resource=m["resource"], params=m["params"] or {},
-        steps=m["steps"] or [], result=m["result"], error=error, created_by=m["created_by"],
+        steps=m["steps"] or [], result=m["result"], error=error, created_by=m["created_by"], owner=m["owner"],
         created_at=m["created_at"], started_at=m["started_at"], finished_at=m["finished_at"],
     )
 
@@ -31,9 +35,58 @@ class JobRepository:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def insert(self, values: dict[str, Any]) -> None:
+    async def insert(self, values: dict[str, Any]) -> bool:
+        """Insert a job; False when its resource is held by another active job (the partial unique index
+        ``ux_jobs_active_resource`` decides, whichever process asks)."""
+        try:
+            async with self.database.begin() as conn:
+                try:
+                    await conn.execute(jobs.insert().values(**values))
+                except sa.exc.IntegrityError as exc:
+                    if values.get("resource") is None:
+                        raise
+                    raise _ResourceTaken from exc
+        except _ResourceTaken:
+            return False
+        return True
+
+    async def claim_slot(self, job_id: str, server_id: str, limit: int, now: datetime) -> bool:
+        """Move a pending job to running if fewer than ``limit`` jobs run against its server, counted across
+        every instance in the same statement (on PostgreSQL under a per-server advisory lock)."""
+        running = (sa.select(sa.func.count()).select_from(jobs)
+                   .where(jobs.c.server_id == server_id, jobs.c.status == JobStatus.RUNNING.value)
+                   .scalar_subquery())
+        statement = (jobs.update()
+                     .where(jobs.c.id == job_id, jobs.c.status == JobStatus.PENDING.value, running < limit)
+                     .values(status=JobStatus.RUNNING.value, started_at=now))
         async with self.database.begin() as conn:
-            await conn.execute(jobs.insert().values(**values))
+            if conn.dialect.name == "postgresql":
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                                   {"key": f"tomo-server-slots:{server_id}"})
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
+
+    async def orphans(self, live: set[str]) -> list[Job]:
+        """Active jobs whose owner is not among the ``live`` instances (or that have no owner)."""
+        query = sa.select(jobs).where(jobs.c.status.in_(ACTIVE),
+                                      sa.or_(jobs.c.owner.is_(None), jobs.c.owner.not_in(sorted(live))))
+        async with self.database.connect() as conn:
+            rows = (await conn.execute(query.order_by(jobs.c.created_at))).all()
+        return [_to_job(row) for row in rows]
+
+    async def adopt(self, job_id: str, owner: str | None, new_owner: str) -> bool:
+        """Take over an active job from ``owner``; True for exactly one of several instances trying at once."""
+        same_owner = jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner
+        async with self.database.begin() as conn:
+            result = await conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE),
+                                                            same_owner).values(owner=new_owner))
+        return bool(result.rowcount)
+
+    async def purge_finished(self, before: datetime) -> int:
+        """Delete finished jobs created before ``before``; returns how many."""
+        async with self.database.begin() as conn:
+            result = await conn.execute(jobs.delete().where(jobs.c.status.not_in(ACTIVE), jobs.c.created_at < before))
+        return int(result.rowcount or 0)
 
     async def update(self, job_id: str, values: dict[str, Any]) -> None:
         async with self.database.begin() as conn:
@@ -59,15 +112,8 @@ class JobRepository:
         async with self.database.connect() as conn:
             return (await conn.execute(query)).scalar()
 
-    async def mark_interrupted(self, now: datetime) -> list[str]:
-        """Jobs left pending/running by a previous process become ``interrupted``."""
-        async with self.database.begin() as conn:
-            ids = list((await conn.execute(sa.select(jobs.c.id).where(jobs.c.status.in_(ACTIVE)))).scalars())
-            if ids:
-                await conn.execute(
-                    jobs.update().where(jobs.c.id.in_(ids)).values(
-                        status=JobStatus.INTERRUPTED.value, finished_at=now, error_code="JOB_INTERRUPTED",
-                        error_message="Tomo stopped while this job ran; check the affected object and retry.",
-                    )
-                )
-        return ids
+    async def active_resources(self, prefix: str) -> set[str]:
+        """Resources starting with ``prefix`` that an active job holds."""
+        query = sa.select(jobs.c.resource).where(jobs.c.status.in_(ACTIVE), jobs.c.resource.startswith(prefix))
+        async with self.database.connect() as conn:
+            return {str(value) for value in (await conn.execute(query)).scalars()}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tomo.database.engine import Database, duplicate_as
 from tomo.database.one_trip import OneTripSelect
+from tomo.database.repositories.instances import InstanceRepository
 from tomo.database.tables_servers import servers
 from tomo.models.server import Server, SystemInfo
 
@@ -43,6 +44,10 @@ def _unique_name(name: str | None) -> AbstractContextManager[None]:
     return duplicate_as(
         f"A server named '{name}' already exists; pick another name, or change that server with update_server."
     )
+
+
+#: Columns that change how a server is reached: another instance's cached SSH target is then stale.
+_REACH = frozenset({"name", "host", "port", "username", "credentials", "host_key_fingerprint"})
 
 
 class ServerRepository:
@@ -81,6 +86,8 @@ class ServerRepository:
         async with self.database.begin() as conn:
             with _unique_name(values.get("name")):
                 result = await conn.execute(servers.update().where(servers.c.id == server_id).values(**values))
+            if result.rowcount and _REACH.intersection(values):
+                await InstanceRepository.bump_in(conn, "servers")
         return bool(result.rowcount)
 
     async def pin_host_key(self, server_id: str, fingerprint: str, now: datetime, *, replace: bool) -> bool:
@@ -90,9 +97,13 @@ class ServerRepository:
             query = query.where(servers.c.host_key_fingerprint.is_(None))
         async with self.database.begin() as conn:
             result = await conn.execute(query.values(host_key_fingerprint=fingerprint, host_key_pinned_at=now))
+            if result.rowcount:
+                await InstanceRepository.bump_in(conn, "servers")
         return bool(result.rowcount)
 
     async def delete(self, server_id: str) -> bool:
         async with self.database.begin() as conn:
             result = await conn.execute(servers.delete().where(servers.c.id == server_id))
+            if result.rowcount:
+                await InstanceRepository.bump_in(conn, "servers")
         return bool(result.rowcount)

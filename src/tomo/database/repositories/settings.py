@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tomo.database.engine import Database
+from tomo.database.repositories.instances import InstanceRepository
 from tomo.database.tables import settings
 from tomo.database.upsert import upsert
 
@@ -30,3 +31,4 @@ class SettingsRepository:
                 await conn.execute(settings.delete().where(settings.c.key.in_(removed)))
             for key, value in values.items():
                 await upsert(conn, settings, {"key": key, "value": value, "updated_at": now, "updated_by": by}, ["key"])
+            await InstanceRepository.bump_in(conn, "settings")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import shutil
 import time
 from collections.abc import Callable
@@ -34,7 +35,8 @@ class HealthService:
         report["database"] = await self._database()
         report["migrations"] = {"current": sorted(self.database.revisions), "expected": sorted(migration_heads())}
         for name, probe in self.probes.items():
-            report[name] = probe()
+            value = probe()
+            report[name] = await value if inspect.isawaitable(value) else value
         report.setdefault("scheduler", {"status": "not configured"})
         report["data_dir_free_bytes"] = (await asyncio.to_thread(shutil.disk_usage, self.data_dir)).free
         report["principal"] = {"username": principal.username, "role": principal.role,

@@ -1,9 +1,14 @@
 """Jobs: long operations that run in the background, recorded step by step.
 
-A job is a row in ``jobs`` plus an asyncio task in this process. Its runner gets
-a :class:`JobContext` to record steps and progress; every change is persisted,
-so ``get_job`` always shows where a job is (or where it stopped). Jobs still
-pending or running when Tomo stops are marked ``interrupted`` at the next start.
+A job is a row in ``jobs`` plus an asyncio task in the process that owns it (``owner``: its instance id). Its
+runner gets a :class:`JobContext` to record steps and progress; every change is persisted, so ``get_job`` in any
+process shows where a job is (or where it stopped).
+
+Several processes share the database, so the rules live there: one active job per resource is a partial unique
+index, and ``max_jobs_per_server`` is counted across instances when a job moves from pending to running. A job
+whose owner died (its heartbeat is older than ``instance_lease_s``) is recovered by another instance, or by the
+next start: the handler registered for its kind cleans up (recorded as steps), then it ends ``interrupted``.
+Jobs of a live instance are never touched.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -27,6 +33,10 @@ from tomo.services.settings.settings import SettingsService
 logger = structlog.get_logger("tomo.jobs")
 
 JobRunner = Callable[["JobContext"], Awaitable[dict[str, Any] | None]]
+#: Cleans up after a job whose process died, recording steps on ``ctx``; returns what it did, for the job's message.
+RecoveryHandler = Callable[[Job, "JobContext"], Awaitable[str]]
+LiveInstances = Callable[[], Awaitable[set[str]]]
+SLOT_POLL_S = 0.5
 
 
 class JobCancelled(TomoError):
@@ -35,14 +45,21 @@ class JobCancelled(TomoError):
     code = "JOB_CANCELLED"
 
 
+class JobInterrupted(TomoError):
+    """The process running the job stopped; another instance recovered it."""
+
+    code = "JOB_INTERRUPTED"
+
+
 class JobContext:
     """Handed to a job's runner: record steps and progress."""
 
-    def __init__(self, service: JobService, job_id: str) -> None:
+    def __init__(self, service: JobService, job_id: str, steps: list[JobStep] | None = None,
+                 progress: float = 0.0) -> None:
         self._service = service
         self.job_id = job_id
-        self.steps: list[JobStep] = []
-        self.progress_value = 0.0
+        self.steps: list[JobStep] = list(steps or [])
+        self.progress_value = progress
         self.message: str | None = None
 
     @asynccontextmanager
@@ -95,21 +112,56 @@ class JobContext:
 class JobService:
     """Starts, tracks, waits for and cancels jobs."""
 
-    def __init__(self, job_repository: JobRepository, settings_service: SettingsService) -> None:
+    def __init__(self, job_repository: JobRepository, settings_service: SettingsService, instance_id: str,
+                 live_instances: LiveInstances) -> None:
         self.repo = job_repository
         self.settings = settings_service
+        self.instance_id = instance_id
+        self._live_instances = live_instances
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._changed: dict[str, asyncio.Event] = {}
-        self._server_slots: dict[str, asyncio.Semaphore] = {}
-        self._resources: dict[str, str] = {}
+        self._slot_freed = asyncio.Event()
+        self._recovery: dict[str, RecoveryHandler] = {}
         self._shutting_down = False
 
+    def register_recovery(self, kind: str, handler: RecoveryHandler) -> None:
+        """How to clean up after a job of ``kind`` whose process died (default: nothing but the record)."""
+        self._recovery[kind] = handler
+
     async def recover_interrupted(self) -> list[str]:
-        """Mark jobs a previous process left unfinished as ``interrupted``; returns their ids."""
-        ids = await self.repo.mark_interrupted(utcnow())
-        if ids:
-            logger.warning("jobs_interrupted", count=len(ids), job_ids=ids)
-        return ids
+        """Recover the active jobs whose owner is dead: at start and periodically (scheduler task
+        ``recover_jobs``). Each is adopted by one instance only, cleaned up by its kind's handler and ends
+        ``interrupted``; returns the ids this call recovered."""
+        live = await self._live_instances() | {self.instance_id}
+        recovered = []
+        for job in await self.repo.orphans(live):
+            if await self.repo.adopt(job.id, job.owner, self.instance_id):
+                await self._recover(job)
+                recovered.append(job.id)
+        if recovered:
+            logger.warning("jobs_recovered", count=len(recovered), job_ids=recovered)
+        return recovered
+
+    async def _recover(self, job: Job) -> None:
+        ctx = JobContext(self, job.id, [JobStep.model_validate(step) for step in job.steps], job.progress)
+        for step in ctx.steps:
+            if step.status is StepStatus.RUNNING:
+                step.status, step.detail = StepStatus.FAILED, step.detail or "stopped: its Tomo process ended"
+        lost = f"instance {job.owner}" if job.owner else "an earlier Tomo process"
+        handler = self._recovery.get(job.kind)
+        outcome = "nothing to clean up"
+        try:
+            if handler is not None:
+                async with ctx.step(f"recover (by instance {self.instance_id})"):
+                    outcome = await handler(job, ctx)
+        except TomoError as exc:
+            outcome = f"the clean-up failed: {exc.message}"
+        except Exception as exc:
+            logger.exception("job_recovery_crashed", job_id=job.id)
+            outcome = f"the clean-up failed on an unexpected error ({type(exc).__name__})"
+        ctx.message = (f"The Tomo process running this job ({lost}) stopped; recovered by instance "
+                       f"{self.instance_id}: {outcome}.")
+        await self._finish(job.id, ctx, JobStatus.INTERRUPTED, error=JobInterrupted(ctx.message))
 
     async def start(
         self,
@@ -128,50 +180,34 @@ class JobService:
         """
         principal = current_principal()
         job_id = new_id()
-        if resource is not None:
-            await self._claim(resource, job_id)
-        try:
-            await self.repo.insert({
-                "id": job_id, "kind": kind, "title": title, "status": JobStatus.PENDING.value,
-                "server_id": server_id, "resource": resource, "params": redact(params or {}), "steps": [],
-                "progress": 0.0, "created_by": principal.username if principal else None, "created_at": utcnow(),
-            })
-        except BaseException:
-            if resource is not None:
-                self._resources.pop(resource, None)
-            raise
+        inserted = await self.repo.insert({
+            "id": job_id, "kind": kind, "title": title, "status": JobStatus.PENDING.value,
+            "server_id": server_id, "resource": resource, "params": redact(params or {}), "steps": [],
+            "progress": 0.0, "created_by": principal.username if principal else None, "created_at": utcnow(),
+            "owner": self.instance_id,
+        })
+        if not inserted and resource is not None:
+            await self._conflict(resource)
         self._changed[job_id] = asyncio.Event()
         self._tasks[job_id] = asyncio.create_task(self._run(job_id, runner, server_id, resource), name=f"job-{job_id}")
         logger.info("job_started", job_id=job_id, kind=kind, server_id=server_id)
         return job_id
 
-    async def _claim(self, resource: str, job_id: str) -> None:
-        """Reserve ``resource`` for ``job_id``; the reservation is taken before any await, so two
-        concurrent starts cannot both pass the check."""
-        holder = self._resources.get(resource)
-        if holder is None:
-            self._resources[resource] = job_id
-            try:
-                holder = await self.repo.active_for_resource(resource)
-            except BaseException:
-                self._resources.pop(resource, None)
-                raise
-            if holder is None:
-                return
-            self._resources.pop(resource, None)
+    async def _conflict(self, resource: str) -> None:
+        holder = await self.repo.active_for_resource(resource)
+        where = f"job {holder}" if holder else "another job"
         raise ConflictError(
-            f"Another job ({holder}) is already working on {resource}; wait for it with get_job "
-            f"job_id='{holder}' and try again.",
+            f"Another job ({where}) is already working on {resource}; wait for it with get_job"
+            + (f" job_id='{holder}'" if holder else "") + " and try again.",
             details={"job_id": holder},
         )
 
     async def _run(self, job_id: str, runner: JobRunner, server_id: str | None, resource: str | None) -> None:
         ctx = JobContext(self, job_id)
         try:
-            async with self._server_slot(server_id):
-                await self.repo.update(job_id, {"status": JobStatus.RUNNING.value, "started_at": utcnow()})
-                self._notify(job_id)
-                result = await runner(ctx)
+            await self._take_slot(ctx, server_id)
+            self._notify(job_id)
+            result = await runner(ctx)
             await self._finish(job_id, ctx, JobStatus.SUCCEEDED, result=result)
         except asyncio.CancelledError:
             status = JobStatus.INTERRUPTED if self._shutting_down else JobStatus.CANCELLED
@@ -183,21 +219,27 @@ class JobService:
             await self._finish(job_id, ctx, JobStatus.FAILED, error=TomoError(
                 f"The job stopped on an unexpected error ({type(exc).__name__}); get_logs has the details."))
         finally:
-            if resource is not None and self._resources.get(resource) == job_id:
-                del self._resources[resource]
             self._tasks.pop(job_id, None)
+            self._slot_freed.set()
+            self._slot_freed = asyncio.Event()
             self._notify(job_id)
 
-    @asynccontextmanager
-    async def _server_slot(self, server_id: str | None) -> AsyncIterator[None]:
+    async def _take_slot(self, ctx: JobContext, server_id: str | None) -> None:
+        """Go from pending to running: at once without a server, else when fewer than max_jobs_per_server jobs
+        run against it in all instances together (checked again whenever one ends here, or every 0.5 s)."""
         if server_id is None:
-            yield
+            await self.repo.update(ctx.job_id, {"status": JobStatus.RUNNING.value, "started_at": utcnow()})
             return
-        slot = self._server_slots.get(server_id)
-        if slot is None:
-            slot = self._server_slots[server_id] = asyncio.Semaphore(int(self.settings.get("max_jobs_per_server")))
-        async with slot:
-            yield
+        waiting = False
+        while True:
+            limit = int(self.settings.get("max_jobs_per_server"))
+            if await self.repo.claim_slot(ctx.job_id, server_id, limit, utcnow()):
+                return
+            if not waiting:
+                waiting = True
+                await ctx.progress(0, f"waiting for a free slot: {limit} job(s) already run against this server")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), SLOT_POLL_S)
 
     async def _finish(
         self, job_id: str, ctx: JobContext, status: JobStatus, *, result: dict[str, Any] | None = None,
@@ -237,6 +279,10 @@ class JobService:
     async def active_for_resource(self, resource: str) -> str | None:
         """The id of the pending or running job holding ``resource``, if any."""
         return await self.repo.active_for_resource(resource)
+
+    async def purge_finished(self, older_than_days: int) -> int:
+        """Delete finished job records older than the given number of days; returns how many."""
+        return await self.repo.purge_finished(utcnow() - timedelta(days=older_than_days))
 
     async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
         """Recent jobs, newest first."""

@@ -188,6 +188,14 @@ class SSHService:
         for ref in [ref for ref, target in self._targets.items() if target.key == server_id]:
             del self._targets[ref]
 
+    async def forget_all(self) -> None:
+        """Another process changed a server (credentials, host, pinned key): forget every cached target and close
+        the connections made with them; the next use reads the records again."""
+        keys = {target.key for target in self._targets.values()}
+        for key in keys:
+            await self.forget(key)
+        self._generation += 1
+
     async def forget(self, server_id: str) -> None:
         """Forget the cached target and close the pooled connection (next use reconnects)."""
         self.invalidate(server_id)

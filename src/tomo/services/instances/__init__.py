@@ -1,0 +1,1 @@
+"""Several Tomo processes on one database: instances, heartbeats, shared-state reloads and the one scheduler."""
