@@ -213,6 +213,7 @@ def build_marketplace_services(database: Database, services: dict[str, Any]) -> 
     """Catalog repositories, sync and search (the built-in catalog is imported on first use)."""
     repository = MarketplaceRepository(database)
     sync_service = SyncService(repository, services["job_service"], services["settings_service"], services["config"])
+    services["job_service"].register_recovery("marketplace_sync", sync_service.recover_job)
     return {"sync_service": sync_service, "marketplace_service": MarketplaceService(repository, sync_service)}
 
 

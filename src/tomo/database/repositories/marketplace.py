@@ -7,7 +7,7 @@ transaction (see ``search.py``), so the index can never drift from the table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,10 +79,15 @@ class MarketplaceRepository:
         async with self.database.begin() as conn:
             await conn.execute(repos.update().where(repos.c.id == repo_id).values(**values))
 
-    async def mark_interrupted_syncs(self, message: str) -> list[str]:
-        """Repositories a previous process left ``syncing`` become ``interrupted`` with ``message`` as their
-        last error; returns their names."""
+    async def mark_interrupted_syncs(self, message: str, *, keep: Set[str] = frozenset(),
+                                     only: str | None = None) -> list[str]:
+        """Repositories left ``syncing`` (all, but those in ``keep``; or only ``only``) become ``interrupted``
+        with ``message`` as their last error; returns their names."""
         syncing = repos.c.status == "syncing"
+        if only is not None:
+            syncing = syncing & (repos.c.id == only)
+        elif keep:
+            syncing = syncing & repos.c.id.not_in(sorted(keep))
         async with self.database.begin() as conn:
             names = list((await conn.execute(sa.select(repos.c.name).where(syncing))).scalars())
             if names:

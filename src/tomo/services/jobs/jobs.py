@@ -276,6 +276,10 @@ class JobService:
             raise JobNotFound(f"No job with id '{job_id}'; list_jobs shows recent jobs.")
         return job
 
+    async def active_resources(self, prefix: str) -> set[str]:
+        """Resources starting with ``prefix`` held by an active job of any instance."""
+        return await self.repo.active_resources(prefix)
+
     async def active_for_resource(self, resource: str) -> str | None:
         """The id of the pending or running job holding ``resource``, if any."""
         return await self.repo.active_for_resource(resource)

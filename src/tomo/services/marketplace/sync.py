@@ -28,6 +28,7 @@ from tomo.database.types import new_id, utcnow
 from tomo.errors import DatabaseError, SyncFailed, TomoError
 from tomo.lib import git
 from tomo.lib.config import TomoConfig
+from tomo.models.job import Job
 from tomo.services.jobs.jobs import JobContext, JobService
 from tomo.services.settings.settings import SettingsService
 
@@ -39,6 +40,7 @@ logger = structlog.get_logger("tomo.marketplace")
 InUseCheck = Callable[[], Awaitable[set[str]]]
 BUILTIN_NAME: Final = "builtin"
 REPORT_LIST_LIMIT: Final = 100
+SYNC_RESOURCE: Final = "marketplace_repo:"
 INTERRUPTED_SYNC: Final = ("The last sync did not finish: Tomo stopped while it ran, so the apps may be from "
                            "before it. Run sync_repo to sync again.")
 
@@ -133,12 +135,22 @@ class SyncService:
         await git.remove_tree(self.checkout_dir(repo_id))
 
     async def recover_interrupted(self) -> list[str]:
-        """At start-up: repositories whose sync a previous process left unfinished (it stopped or crashed
-        mid-sync, so their status still says ``syncing``) become ``interrupted``; returns their names."""
-        names = await self.repo.mark_interrupted_syncs(INTERRUPTED_SYNC)
+        """At start-up: repositories left ``syncing`` with no active sync job (a process stopped or crashed
+        mid-sync, and its job was recovered) become ``interrupted``; a sync another live instance is running is
+        left alone. Returns their names."""
+        running = {resource.removeprefix(SYNC_RESOURCE) for resource in
+                   await self.jobs.active_resources(SYNC_RESOURCE)}
+        names = await self.repo.mark_interrupted_syncs(INTERRUPTED_SYNC, keep=running)
         if names:
             logger.warning("marketplace_syncs_interrupted", count=len(names), repos=names)
         return names
+
+    async def recover_job(self, job: Job, ctx: JobContext) -> str:
+        """Recovery of a sync job whose process died: its repository is marked interrupted (the next sync
+        repairs it; nothing else to undo, as a sync replaces the apps in one transaction)."""
+        repo_id = str(job.params.get("repo_id", ""))
+        names = await self.repo.mark_interrupted_syncs(INTERRUPTED_SYNC, only=repo_id)
+        return f"repository {names[0]} marked interrupted; run sync_repo again" if names else "nothing to undo"
 
     async def start(self, repo: dict[str, Any]) -> str:
         """Start the sync job of ``repo``; one sync per repository at a time. Returns the job id."""
@@ -148,7 +160,7 @@ class SyncService:
 
         return await self.jobs.start(
             "marketplace_sync", f"Sync repository {repo['name']}", runner,
-            resource=f"marketplace_repo:{repo['id']}", params={"repo_id": repo["id"], "name": repo["name"]},
+            resource=f"{SYNC_RESOURCE}{repo['id']}", params={"repo_id": repo["id"], "name": repo["name"]},
         )
 
     async def _run(self, ctx: JobContext, repo: dict[str, Any]) -> dict[str, Any]:

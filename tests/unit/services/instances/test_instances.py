@@ -13,7 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from tomo.database.tables import jobs
+from tomo.database.tables_marketplace import marketplace_repos
 from tomo.database.types import new_id, utcnow
 from tomo.errors import ConflictError
 from tomo.lib.config import TomoConfig
@@ -201,3 +204,40 @@ def _admin() -> Any:
     from tomo.models.principal import Principal, Role
 
     return Principal(username="admin", role=Role.ADMIN, transport="stdio")
+
+
+async def syncing_repo(app: TomoApp, name: str) -> str:
+    repo_id = new_id()
+    async with app.database.begin() as conn:
+        await conn.execute(marketplace_repos.insert().values(
+            id=repo_id, name=name, url="/nowhere", branch="main", format="tomo", enabled=True, builtin=False,
+            status="syncing", app_count=0, created_at=utcnow()))
+    return repo_id
+
+
+async def repo_status(app: TomoApp, repo_id: str) -> str:
+    async with app.database.connect() as conn:
+        query = sa.select(marketplace_repos.c.status).where(marketplace_repos.c.id == repo_id)
+        return str((await conn.execute(query)).scalar_one())
+
+
+async def test_a_start_leaves_another_instances_sync_alone_and_recovers_a_dead_ones(
+        tomo_config: TomoConfig, instances: list[TomoApp]) -> None:
+    live_repo, dead_repo = await syncing_repo(instances[0], "live"), await syncing_repo(instances[0], "dead")
+    live_job = await jobs_of(instances[0]).start("marketplace_sync", "Sync live", sleeper(1.0),
+                                                 resource=f"marketplace_repo:{live_repo}",
+                                                 params={"repo_id": live_repo})
+    dead_job = await orphan(instances[0], owner="d" * 32, kind="marketplace_sync")
+    async with instances[0].database.begin() as conn:
+        await conn.execute(sa.update(jobs).where(jobs.c.id == dead_job).values(
+            resource=f"marketplace_repo:{dead_repo}", params={"repo_id": dead_repo}))
+    late = build_app(tomo_config)
+    await late.startup()
+    try:
+        assert await repo_status(late, live_repo) == "syncing"
+        assert await repo_status(late, dead_repo) == "interrupted"
+        job = await jobs_of(late).get(dead_job)
+        assert job.status is JobStatus.INTERRUPTED and "marked interrupted" in (job.message or "")
+        assert (await jobs_of(late).get(live_job)).status is JobStatus.RUNNING
+    finally:
+        await late.shutdown()
