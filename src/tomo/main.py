@@ -168,6 +168,7 @@ def register_tasks(database: Database, services: dict[str, Any]) -> None:
     services["health_service"].probes["scheduler"] = scheduler.report
     instances.watch("settings", settings.load)
     instances.watch("servers", services["ssh_service"].forget_all)
+    instances.watch("jobs", jobs.apply_cancel_requests)
 
 
 def build_server_services(database: Database, services: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ jobs = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=True),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("owner", sa.String(32), nullable=True, index=True),
+    sa.Column("cancel_requested_at", UTCDateTime, nullable=True),
     # One active job per resource, whichever process started it (a second start fails on this index). The
     # migration gives it the same WHERE on PostgreSQL; naming postgresql_where here would import PostgreSQL's
     # dialect at every start (~25 ms) to check the argument.

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tomo.database.engine import Database
+from tomo.database.repositories.instances import InstanceRepository
 from tomo.database.tables import jobs
 from tomo.models.job import Job, JobError, JobStatus, JobSummary
 
@@ -111,6 +112,22 @@ class JobRepository:
         query = sa.select(jobs.c.id).where(jobs.c.resource == resource, jobs.c.status.in_(ACTIVE)).limit(1)
         async with self.database.connect() as conn:
             return (await conn.execute(query)).scalar()
+
+    async def request_cancel(self, job_id: str, now: datetime) -> bool:
+        """Ask the instance that runs an active job to cancel it (it notices within about a second)."""
+        async with self.database.begin() as conn:
+            result = await conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE))
+                                        .values(cancel_requested_at=now))
+            if result.rowcount:
+                await InstanceRepository.bump_in(conn, "jobs")
+        return bool(result.rowcount)
+
+    async def cancel_requests(self, owner: str) -> list[str]:
+        """Active jobs of ``owner`` that someone asked to cancel."""
+        query = sa.select(jobs.c.id).where(jobs.c.owner == owner, jobs.c.status.in_(ACTIVE),
+                                           jobs.c.cancel_requested_at.is_not(None))
+        async with self.database.connect() as conn:
+            return [str(job_id) for job_id in (await conn.execute(query)).scalars()]
 
     async def active_resources(self, prefix: str) -> set[str]:
         """Resources starting with ``prefix`` that an active job holds."""

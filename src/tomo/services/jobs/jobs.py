@@ -315,12 +315,23 @@ class JobService:
         if job.status.finished:
             raise ConflictError(f"Job {job_id} already ended as {job.status.value}; nothing to cancel.")
         task = self._tasks.get(job_id)
-        if task is None:
-            raise ConflictError(f"Job {job_id} is not run by this Tomo process and cannot be cancelled here.")
+        if task is None:  # another instance runs it: ask it through the database, then wait for the outcome
+            if await self.repo.request_cancel(job_id, utcnow()):
+                return await self.wait(job_id, 10)
+            return await self.get(job_id)
         task.cancel()
         with suppress(asyncio.CancelledError):
             await asyncio.wait({task}, timeout=10)
         return await self.get(job_id)
+
+    async def apply_cancel_requests(self) -> None:
+        """Cancel the jobs of this instance that a user asked another instance to cancel."""
+        if not self._tasks:
+            return
+        for job_id in await self.repo.cancel_requests(self.instance_id):
+            task = self._tasks.get(job_id)
+            if task is not None:
+                task.cancel()
 
     async def shutdown(self) -> None:
         """Stop running jobs; they are recorded as interrupted."""

@@ -241,3 +241,13 @@ async def test_a_start_leaves_another_instances_sync_alone_and_recovers_a_dead_o
         assert (await jobs_of(late).get(live_job)).status is JobStatus.RUNNING
     finally:
         await late.shutdown()
+
+
+async def test_cancel_through_another_instance_stops_the_job(instances: list[TomoApp]) -> None:
+    job_id = await jobs_of(instances[0]).start("sleep", "Sleep", sleeper(20.0), resource="sleep:cancel")
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    job = await jobs_of(instances[1]).cancel(job_id)
+    assert job.status is JobStatus.CANCELLED, job
+    assert time.monotonic() - started < 3.0
+    assert (await jobs_of(instances[0]).get(job_id)).steps[0].status.value == "cancelled"

@@ -56,6 +56,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("owner", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("cancel_requested_at", UTCDateTime, nullable=True))
     op.create_index("ix_jobs_owner", "jobs", ["owner"])
     # Jobs left active by an older Tomo have no owner; they were interrupted by the upgrade itself.
     op.execute("UPDATE jobs SET status = 'interrupted', error_code = 'JOB_INTERRUPTED', "
@@ -69,6 +70,7 @@ def downgrade() -> None:
     op.drop_index("ux_jobs_active_resource", "jobs")
     op.drop_index("ix_jobs_owner", "jobs")
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("cancel_requested_at")
         batch.drop_column("owner")
     op.drop_table("change_counters")
     op.drop_table("scheduled_tasks")
