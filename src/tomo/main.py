@@ -38,6 +38,7 @@ from tomo.lib.security import PasswordHasher
 from tomo.models.principal import Transport
 from tomo.services.apps.install import DeploymentService
 from tomo.services.apps.lifecycle import LifecycleService
+from tomo.services.apps.recovery import AppRecovery
 from tomo.services.apps.remote import AppRemote
 from tomo.services.apps.service import AppService
 from tomo.services.apps.status import AppStatusService
@@ -112,8 +113,7 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
     audit_service = AuditService(log_repository)
     settings_service = SettingsService(SettingsRepository(database), audit_service)
     instance_repository = InstanceRepository(database)
-    instance_service = InstanceService(instance_repository, settings_service, new_id(), transport,
-                                       same_machine=database.is_sqlite)
+    instance_service = InstanceService(instance_repository, settings_service, new_id(), transport)
     services: dict[str, Any] = {
         "config": config,
         "database": database,
@@ -230,6 +230,8 @@ def build_app_services(database: Database, services: dict[str, Any]) -> dict[str
     )
     services["server_service"].register_dependents_check(app_service.count_on_server, label="installed app(s)")
     services["marketplace_service"].register_in_use_check(app_service.apps_in_use)
+    for kind, handler in AppRecovery(app_service).handlers().items():
+        services["job_service"].register_recovery(kind, handler)
     return {"app_service": app_service}
 
 

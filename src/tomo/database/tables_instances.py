@@ -22,6 +22,8 @@ instances = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("host", sa.String(255), nullable=False),
+    # The kernel boot and pid namespace the process runs in: where two rows share it, their pids are comparable.
+    sa.Column("machine", sa.String(64), nullable=False),
     sa.Column("transport", sa.String(16), nullable=False),
     sa.Column("version", sa.String(32), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -38,13 +39,13 @@ class InstanceService:
     """Registers this process, keeps its heartbeat and reloads shared state that others changed."""
 
     def __init__(self, repository: InstanceRepository, settings_service: SettingsService, instance_id: str,
-                 transport: str, *, same_machine: bool) -> None:
+                 transport: str) -> None:
         self.repo = repository
         self.settings = settings_service
         self.id = instance_id
         self.transport = transport
-        self.same_machine = same_machine  # SQLite: every instance runs here, so a vanished pid is a dead instance
         self.host = socket.gethostname()[:255]
+        self.machine = machine_key()
         self._watchers: dict[str, list[Reload]] = {}
         self._versions: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
@@ -61,15 +62,17 @@ class InstanceService:
 
     async def start(self) -> None:
         """Register this instance and start the heartbeat and watch loop."""
-        now = utcnow()
-        await self.repo.register({"id": self.id, "pid": os.getpid(), "host": self.host,
-                                  "transport": self.transport, "version": __version__, "started_at": now,
-                                  "heartbeat_at": now})
+        await self.repo.register(self._row())
         self._versions = await self.repo.versions()
         self._last_beat = time.monotonic()
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="tomo-instance")
         logger.info("instance_registered", instance_id=self.id, transport=self.transport)
+
+    def _row(self) -> dict[str, Any]:
+        now = utcnow()
+        return {"id": self.id, "pid": os.getpid(), "host": self.host, "machine": self.machine,
+                "transport": self.transport, "version": __version__, "started_at": now, "heartbeat_at": now}
 
     async def stop(self) -> None:
         """Stop the loop and deregister (safe to call twice)."""
@@ -92,12 +95,12 @@ class InstanceService:
         return (now or utcnow()) - timedelta(seconds=self.lease_s)
 
     async def live_ids(self) -> set[str]:
-        """Ids of the live instances. On SQLite (one machine) an instance whose process is gone is dead at once,
-        so a restart recovers the jobs of a crashed process without waiting for the lease to run out."""
+        """Ids of the live instances. An instance of this machine (same boot, same pid namespace) whose process
+        is gone is dead at once, so a restart recovers a crashed process's jobs without waiting for the lease."""
         return {row["id"] for row in await self.live() if row["id"] == self.id or not self._vanished(row)}
 
     def _vanished(self, row: dict[str, Any]) -> bool:
-        if not self.same_machine or row["host"] != self.host:
+        if row["machine"] != self.machine:
             return False
         try:
             os.kill(int(row["pid"]), 0)
@@ -146,7 +149,15 @@ class InstanceService:
         self._last_beat = time.monotonic()
         if not await self.repo.heartbeat(self.id, utcnow()):
             logger.warning("instance_reregistered", instance_id=self.id)
-            now = utcnow()
-            await self.repo.register({"id": self.id, "pid": os.getpid(), "host": self.host,
-                                      "transport": self.transport, "version": __version__, "started_at": now,
-                                      "heartbeat_at": now})
+            await self.repo.register(self._row())
+
+
+def machine_key() -> str:
+    """This kernel's boot id and this process's pid namespace: two processes with the same key can check each
+    other's pid (a container in its own pid namespace, or a process from before a reboot, has another key)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return "unknown"  # never matches a pid check: such instances wait for their lease to run out
+    return f"{boot[:36]}:{namespace}"[:64]

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("pid", sa.Integer, nullable=False),
         sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("machine", sa.String(64), nullable=False),
         sa.Column("transport", sa.String(16), nullable=False),
         sa.Column("version", sa.String(32), nullable=False),
         sa.Column("started_at", UTCDateTime, nullable=False),
