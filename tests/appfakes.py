@@ -33,7 +33,7 @@ _FILE_KINDS = {"put_file": "put", "makedirs": "mkdir", "get_file": "get"}
 def classify(argv: Sequence[str]) -> str:
     """A short name for a command, for scripting and assertions."""
     if argv[:2] == ["sh", "-c"]:
-        return "facts" if "tomo-facts" in argv else "up"
+        return {"tomo-facts": "facts", "tomo-stop-up": "kill"}.get(argv[3], "up")
     if argv[:2] == ["docker", "compose"]:
         verb = next(a for a in argv[2:] if a in {"down", "start", "stop", "restart", "pull", "up", "logs"})
         return f"compose-{verb}"
@@ -139,25 +139,25 @@ class FakeServer:
 
     def _remove(self, kind: str, argv: list[str]) -> CommandResult:
         """rm as the SSH user cannot delete below a root-owned folder; sudo and the helper container can."""
-        target = argv[-1]
+        targets = argv[argv.index("--") + 1:] if kind != "helper" else argv[-1:]
         if kind == "helper":
             mount = next(a for a in argv if a.endswith(":/tomo-target")).split(":")[0]
-            target = mount + target.removeprefix("/tomo-target")
+            targets = [mount + targets[0].removeprefix("/tomo-target")]
         elif kind == "sudo-rm" and not self.sudo:
             return CommandResult(1, "", "sudo: a password is required", 1.0)
 
-        def under(path: str, top: str) -> bool:
-            return path == top or path.startswith(top + "/")
+        def under(path: str, tops: list[str]) -> bool:
+            return any(path == top or path.startswith(top + "/") for top in tops)
 
         def protected(path: str) -> bool:
-            return kind == "rm" and any(under(path, owned) for owned in self.root_owned)
+            return kind == "rm" and any(under(path, [owned]) for owned in self.root_owned)
 
-        blocked = any(protected(path) for path in self.paths if under(path, target))
-        self.paths = {path for path in self.paths if not under(path, target) or protected(path)}
-        for path in [path for path in self.files if under(path, target)]:
+        blocked = any(protected(path) for path in self.paths if under(path, targets))
+        self.paths = {path for path in self.paths if not under(path, targets) or protected(path)}
+        for path in [path for path in self.files if under(path, targets)]:
             del self.files[path]  # in place: the runner shares this dict
         if kind != "rm":
-            self.root_owned = {owned for owned in self.root_owned if not under(owned, target)}
+            self.root_owned = {owned for owned in self.root_owned if not under(owned, targets)}
         return CommandResult(1 if blocked else 0, "", "Permission denied" if blocked else "", 1.0)
 
     async def stream(self, argv: list[str], on_output: OnOutput) -> CommandResult:

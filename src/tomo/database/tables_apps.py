@@ -1,7 +1,8 @@
 """Installations table: one row per app deployed as a Compose project on a server.
 
 ``secrets`` holds the values of password/secret inputs as one Fernet token (encrypted JSON); every other
-column is plain. ``(server_id, name)`` is unique: one Compose project name per server.
+column is plain. ``(server_id, name)`` is unique: one Compose project name per server. ``trail`` is what the job
+working on the installation changed on the server so far (see services/apps/recovery.py).
 """
 
 from __future__ import annotations
@@ -34,5 +35,6 @@ installations = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("status_checked_at", UTCDateTime, nullable=True),
+    sa.Column("trail", sa.JSON, nullable=True),
     sa.UniqueConstraint("server_id", "name", name="ux_installations_server_name"),
 )

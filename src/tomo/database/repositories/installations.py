@@ -39,6 +39,7 @@ class InstallationRecord:
     last_job_id: str | None = None
     created_by: str | None = None
     status_checked_at: datetime | None = None
+    trail: dict[str, Any] | None = None
 
     def values(self) -> dict[str, Any]:
         """The row as column values."""

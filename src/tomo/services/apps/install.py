@@ -13,12 +13,13 @@ import asyncio
 import re
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from tomo.database.repositories.installations import InstallationRepository
+from tomo.database.repositories.installations import InstallationRecord, InstallationRepository
 from tomo.database.types import utcnow
 from tomo.errors import DeploymentFailed, TomoError
 from tomo.models.installation import InstallationStatus, PublishedPort, ServiceState
@@ -37,6 +38,7 @@ from tomo.services.apps.render import (
     render_compose,
     tomo_variables,
 )
+from tomo.services.apps.trail import Trail
 from tomo.services.jobs.jobs import JobContext
 from tomo.services.settings.settings import SettingsService
 
@@ -77,25 +79,12 @@ class InstallPlan:
         return f"{self.app.title} as '{self.paths.name}' on {self.server_name}"
 
 
-@dataclass
-class Trail:
-    """What a job changed on the server so far: the rollback undoes exactly this."""
-
-    dir_existed: bool = True
-    data_existed: bool = True
-    volumes_before: set[str] = field(default_factory=set)
-    uploaded: bool = False
-    started: bool = False
-    up_pid: int | None = None
-    up_done: bool = False
-    helper_image: str | None = None
-
-
 class UpProgress:
     """Forwards `compose up` output to the job as progress; keeps the last lines for error messages."""
 
-    def __init__(self, ctx: JobContext, trail: Trail, scrub: Scrubber, span: tuple[float, float], services: int):
-        self.ctx, self.trail, self.scrub = ctx, trail, scrub
+    def __init__(self, ctx: JobContext, trail: Trail, scrub: Scrubber, span: tuple[float, float], services: int,
+                 on_pid: Callable[[], Awaitable[None]]):
+        self.ctx, self.trail, self.scrub, self.on_pid = ctx, trail, scrub, on_pid
         self.start, self.end = span
         self.expected_events = max(2 * services, 1)
         self.events = 0
@@ -107,6 +96,7 @@ class UpProgress:
         if text.startswith(PID_PREFIX):
             pid = text[len(PID_PREFIX):]
             self.trail.up_pid = int(pid) if pid.isdigit() else None
+            await self.on_pid()
             return
         if not text:
             return
@@ -167,6 +157,7 @@ class DeploymentService:
             compose_text, env_text = self.render(plan, facts, trail)
         async with ctx.step("upload files"):
             trail.uploaded = True
+            await self.keep(ctx, plan, trail)
             await self.remote.upload(plan.server_id, plan.paths, compose_text, env_text)
         await ctx.progress(20, "starting containers")
         states = await self.start_and_verify(ctx, plan, trail, (20.0, 85.0))
@@ -176,6 +167,10 @@ class DeploymentService:
         await ctx.progress(100, f"Installed {plan.label}{where}.")
         log.info("app_installed", installation_id=plan.installation_id, app=plan.app.id, server_id=plan.server_id)
         return {"installation_id": plan.installation_id}
+
+    async def keep(self, ctx: JobContext, plan: InstallPlan, trail: Trail) -> None:
+        """Save the trail in the installation row, for a recovery should this process die."""
+        await self.repo.update(plan.installation_id, {"trail": trail.saved(ctx.job_id)})
 
     def _check(self, plan: InstallPlan, facts: ServerFacts) -> None:
         found = check_server(plan.app, plan.paths.name, plan.ports, facts, plan.taken_ports)
@@ -204,7 +199,8 @@ class DeploymentService:
         self, ctx: JobContext, plan: InstallPlan, trail: Trail, span: tuple[float, float], step: str
     ) -> None:
         """One `compose up --wait` as a job step, its output forwarded as progress."""
-        progress = UpProgress(ctx, trail, plan.scrub, span, len(plan.app.compose["services"]))
+        progress = UpProgress(ctx, trail, plan.scrub, span, len(plan.app.compose["services"]),
+                              lambda: self.keep(ctx, plan, trail))
         async with ctx.step(step):
             trail.started, trail.up_done, trail.up_pid = True, False, None
             result = await self.remote.up(plan.server_id, plan.paths, self.wait_timeout, self.job_timeout, progress)
@@ -243,7 +239,7 @@ class DeploymentService:
             "status": InstallationStatus.RUNNING.value, "status_note": None, "app_version": plan.version,
             "services": [state.model_dump(mode="json") for state in states], "urls": plan.urls,
             "ports": [port.model_dump(mode="json") for port in plan.ports], "status_checked_at": now,
-            "updated_at": now,
+            "updated_at": now, "trail": None,
         }  # fmt: skip
         event = {"at": now.isoformat(), "action": "installed", "version": plan.version, "job_id": ctx.job_id}
         await self.repo.add_event(plan.installation_id, event, values)
@@ -317,14 +313,18 @@ class DeploymentService:
             problems.append(f"{name}: {plan_message(exc)}")
 
     async def _down(self, plan: InstallPlan, trail: Trail) -> None:
-        if trail.up_pid is not None and not trail.up_done:
-            await self.remote.stop_process(plan.server_id, trail.up_pid)
+        await self.stop_up(plan, trail)
         for attempt in range(3):
             await self.remote.down(plan.server_id, plan.paths)
             if not await self.remote.states(plan.server_id, plan.paths.name):
                 return
             await asyncio.sleep(1.0 + attempt)
         raise DeploymentFailed("containers of the project were still there after three `compose down`")
+
+    async def stop_up(self, plan: InstallPlan, trail: Trail) -> None:
+        """Stop a `compose up` of this job that outlived its SSH session (or its Tomo process)."""
+        if trail.up_pid is not None and not trail.up_done:
+            await self.remote.stop_up(plan.server_id, trail.up_pid, plan.paths.name)
 
     async def _drop_new_volumes(self, plan: InstallPlan, trail: Trail) -> None:
         created = await self.remote.volumes(plan.server_id, plan.paths.name) - trail.volumes_before
@@ -344,6 +344,11 @@ def usable_image(image: object) -> str | None:
     """An image reference fit for the helper container (a literal reference, no variables), else None."""
     text = str(image or "")
     return text if _IMAGE.match(text) else None
+
+
+def helper_image(record: InstallationRecord) -> str | None:
+    """The first of the installation's images fit for the helper container that removes root-owned files."""
+    return next((image for service in record.services if (image := usable_image(service.get("image")))), None)
 
 
 def plan_message(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from tomo.database.types import utcnow
 from tomo.errors import DeploymentFailed, TomoError
 from tomo.models.installation import InstallationStatus, ServiceState
 from tomo.services.apps.health import derive_status
-from tomo.services.apps.install import DeploymentService, InstallPlan, Trail, plan_message
+from tomo.services.apps.install import DeploymentService, InstallPlan, plan_message
 from tomo.services.apps.render import (
     COMPOSE_FILE,
     ENV_FILE,
@@ -27,6 +27,7 @@ from tomo.services.apps.render import (
     PREVIOUS_ENV_FILE,
     ProjectPaths,
 )
+from tomo.services.apps.trail import Trail
 from tomo.services.jobs.jobs import JobContext
 
 log = structlog.get_logger("tomo.apps")
@@ -57,7 +58,6 @@ class LifecycleService:
     async def update(self, ctx: JobContext, update: UpdateContext) -> dict[str, Any]:
         """The update job's runner."""
         plan, trail = update.plan, Trail()
-        backed_up = False
         try:
             async with asyncio.timeout(self.deploy.job_timeout):
                 async with ctx.step("check server and render the new version"):
@@ -67,7 +67,8 @@ class LifecycleService:
                 async with ctx.step("keep the running compose.yaml and .env"):
                     await self._copy(plan.server_id, plan.paths, COMPOSE_FILE, PREVIOUS_COMPOSE_FILE)
                     await self._copy(plan.server_id, plan.paths, ENV_FILE, PREVIOUS_ENV_FILE)
-                    backed_up = True
+                    trail.backed_up = True
+                    await self.deploy.keep(ctx, plan, trail)
                 async with ctx.step("upload the new files"):
                     await self.remote.upload(plan.server_id, plan.paths, compose_text, env_text)
                 if update.same_version:
@@ -81,7 +82,7 @@ class LifecycleService:
             log.info("app_updated", installation_id=plan.installation_id, version=plan.version)
             return {"installation_id": plan.installation_id}
         except BaseException as exc:
-            if not backed_up:
+            if not trail.backed_up:
                 await self._shielded_status(plan.installation_id, update.previous_status)
                 if isinstance(exc, asyncio.CancelledError):
                     raise
@@ -126,9 +127,10 @@ class LifecycleService:
     async def _restore_previous(self, ctx: JobContext, update: UpdateContext, trail: Trail) -> list[ServiceState]:
         plan = update.plan
         async with ctx.step("roll back: restore the previous compose.yaml and .env"):
+            await self.deploy.stop_up(plan, trail)  # the new version's `up` may still run
             await self._copy(plan.server_id, plan.paths, PREVIOUS_COMPOSE_FILE, COMPOSE_FILE)
             await self._copy(plan.server_id, plan.paths, PREVIOUS_ENV_FILE, ENV_FILE)
-        await self.deploy.up(ctx, plan, Trail(), (85.0, 95.0), "roll back: start the previous version")
+        await self.deploy.up(ctx, plan, trail, (85.0, 95.0), "roll back: start the previous version")
         async with ctx.step("roll back: verify the previous version"):
             states = await self.deploy.verify(plan.server_id, plan.paths.name, update.previous_services, plan.urls)
         try:
@@ -164,7 +166,7 @@ class LifecycleService:
         version = plan.version if action == "updated" else previous
         values: dict[str, Any] = {
             "status": status.value, "status_note": note, "app_version": version, "status_checked_at": now,
-            "services": [state.model_dump(mode="json") for state in states], "updated_at": now,
+            "services": [state.model_dump(mode="json") for state in states], "updated_at": now, "trail": None,
         }  # fmt: skip
         values.update(extra or {})
         event = _event(ctx, action, plan.version, detail or f"from {previous}")

@@ -35,6 +35,8 @@ PROJECT_FILE_MAX_BYTES = 1_000_000
 HELPER_MOUNT = "/tomo-target"
 PID_PREFIX = "tomo-pid "
 _ANNOUNCE_PID = 'echo "tomo-pid $$"; exec "$@"'
+_STOP_UP = ('cmd=$(tr "\\000" " " 2>/dev/null < "/proc/$1/cmdline") || exit 0; '
+            'case " $cmd" in *" compose --project-name $2 "*) kill -TERM "$1";; esac')
 
 
 def inside(path: str, apps_root: str) -> str:
@@ -78,9 +80,11 @@ class AppRemote:
         argv = ["sh", "-c", _ANNOUNCE_PID, "tomo-up", *commands.compose_up(paths.name, paths.project_dir, wait_timeout)]
         return await self.runner.stream(server_id, argv, on_output, timeout=timeout)
 
-    async def stop_process(self, server_id: str, pid: int) -> None:
-        """Send SIGTERM to a process Tomo started (a Compose `up` left running); a gone process is fine."""
-        await self.runner.run(server_id, ["kill", "-TERM", str(int(pid))], timeout=QUICK_TIMEOUT_S)
+    async def stop_up(self, server_id: str, pid: int, name: str) -> None:
+        """Send SIGTERM to the `compose up` of project ``name`` that Tomo started as ``pid``, if that process still
+        runs it (a recovery comes late: the pid may have ended, or been reused by another process)."""
+        argv = ["sh", "-c", _STOP_UP, "tomo-stop-up", str(int(pid)), name]
+        await self.runner.run(server_id, argv, timeout=QUICK_TIMEOUT_S)
 
     async def pull(self, server_id: str, paths: ProjectPaths, timeout: float, on_output: OnOutput) -> CommandResult:
         """`docker compose pull` (a failed pull of one image does not stop the others)."""

@@ -9,13 +9,14 @@ resource ``app:<server_id>:<name>``); a second operation meanwhile gets CONFLICT
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 
 from tomo.database.repositories.installations import InstallationRecord, InstallationRepository
 from tomo.database.types import new_id, utcnow
-from tomo.errors import ConflictError, InstallationNotFound, ValidationError
+from tomo.errors import AlreadyExists, ConflictError, InstallationNotFound, ValidationError
 from tomo.lib.encryption import Encryptor
 from tomo.lib.mcp.tooling import current_principal
 from tomo.models.installation import (
@@ -30,7 +31,7 @@ from tomo.models.installation import (
 )
 from tomo.models.marketplace import CatalogApp
 from tomo.services.apps.checks import check_server, resolve_inputs
-from tomo.services.apps.install import DeploymentService, InstallPlan, usable_image
+from tomo.services.apps.install import DeploymentService, InstallPlan, helper_image
 from tomo.services.apps.lifecycle import LifecycleService, UpdateContext, plan_inputs
 from tomo.services.apps.remote import AppRemote
 from tomo.services.apps.render import (
@@ -155,21 +156,31 @@ class AppService:
         """Start the install job; returns (job id, installation id)."""
         plan, public_id = await self._plan(server_id, app_id, config)
         resource = resource_of(plan.server_id, plan.paths.name)
-        async with self._lock(resource):
-            await self._ensure_idle(resource)
-            await self.repo.insert(await self._new_record(plan, public_id))
-            try:
-                job_id = await self.jobs.start(
-                    "install_app", f"Install {plan.label}", lambda ctx: self._run_install(ctx, plan),
-                    server_id=plan.server_id, resource=resource,
-                    params={"server_id": plan.server_id, "app_id": public_id, "name": plan.paths.name},
-                )  # fmt: skip
-            except BaseException:
-                await self.repo.delete(plan.installation_id)
-                raise
-            await self.repo.update(plan.installation_id, {"last_job_id": job_id})
+        await self._ensure_new_name(plan.server_id, plan.paths.name, resource)
+        record = await self._new_record(plan, public_id)
+
+        async def insert_record(job_id: str) -> None:
+            record.last_job_id = job_id
+            await self.repo.insert(record)
+
+        job_id = await self._claim(
+            "install_app", f"Install {plan.label}", lambda ctx: self._run_install(ctx, plan), plan.server_id,
+            resource, {"installation_id": plan.installation_id, "server_id": plan.server_id, "app_id": public_id,
+                       "name": plan.paths.name}, insert_record,
+        )  # fmt: skip
         log.info("app_install_started", installation_id=plan.installation_id, job_id=job_id, app=public_id)
         return job_id, plan.installation_id
+
+    async def _ensure_new_name(self, server_id: str, name: str, resource: str) -> None:
+        """CONFLICT while a job works on the name (an install under way has its record already), else
+        ALREADY_EXISTS if an installation has it."""
+        await self._ensure_idle(resource)
+        existing = await self.repo.find_by_name(server_id, name)
+        if existing is not None:
+            await self._ensure_idle(resource)
+            raise AlreadyExists(f"An installation named '{name}' already exists on this server (installation "
+                                f"{existing.id}); pick another name with config.name, or manage that one "
+                                "(get_installation, update_app, uninstall_app).")
 
     async def _new_record(self, plan: InstallPlan, public_id: str) -> InstallationRecord:
         principal = current_principal()
@@ -197,16 +208,18 @@ class AppService:
         """Start the update job; returns (job id, the installation before the update)."""
         record = await self._record(installation_id)
         resource = resource_of(record.server_id, record.name)
-        async with self._lock(resource):
-            await self._ensure_idle(resource)
-            update = await self._update_context(record, version)
-            await self.repo.update(record.id, {"status": InstallationStatus.UPDATING.value, "updated_at": utcnow()})
-            job_id = await self._start_job(record, resource, "update_app",
-                                           f"Update {update.plan.label} to {update.plan.version}",
-                                           lambda ctx: self._run_update(ctx, update), {"version": version})
+        await self._ensure_idle(resource)
+        update = await self.update_context(record, version)
+        job_id = await self._start_job(
+            record, resource, "update_app", f"Update {update.plan.label} to {update.plan.version}",
+            lambda ctx: self._run_update(ctx, update), InstallationStatus.UPDATING,
+            {"version": version, "previous_version": record.app_version, "previous_status": record.status,
+             "previous_services": update.previous_services},
+        )  # fmt: skip
         return job_id, self.status.to_model(record)
 
-    async def _update_context(self, record: InstallationRecord, version: str | None) -> UpdateContext:
+    async def update_context(self, record: InstallationRecord, version: str | None) -> UpdateContext:
+        """The plan of an update of ``record`` to ``version`` (the catalog's by default), and what runs now."""
         server = await self.servers.get(record.server_id)
         app = await self.marketplace.get_app(record.app_id)
         stored = await self.encryptor.decrypt_json(record.secrets) if record.secrets else {}
@@ -235,27 +248,43 @@ class AppService:
         """Start the uninstall job; returns (job id, the installation being removed)."""
         record = await self._record(installation_id)
         resource = resource_of(record.server_id, record.name)
-        helper = next((image for s in record.services if (image := usable_image(s.get("image")))), None)
-        async with self._lock(resource):
-            await self._ensure_idle(resource)
-            await self.repo.update(record.id, {"status": InstallationStatus.UNINSTALLING.value,
-                                               "updated_at": utcnow()})
-            job_id = await self._start_job(
-                record, resource, "uninstall_app", f"Uninstall '{record.name}'",
-                lambda ctx: self.lifecycle.uninstall(ctx, record, paths_of(record), remove_data, helper),
-                {"remove_data": remove_data},
-            )  # fmt: skip
+        await self._ensure_idle(resource)
+        helper = helper_image(record)
+        job_id = await self._start_job(
+            record, resource, "uninstall_app", f"Uninstall '{record.name}'",
+            lambda ctx: self.lifecycle.uninstall(ctx, record, paths_of(record), remove_data, helper),
+            InstallationStatus.UNINSTALLING, {"remove_data": remove_data, "helper_image": helper},
+        )  # fmt: skip
         return job_id, self.status.to_model(record)
 
     async def _start_job(self, record: InstallationRecord, resource: str, kind: str, title: str, runner: JobRunner,
-                         params: dict[str, Any]) -> str:
+                         status: InstallationStatus, params: dict[str, Any]) -> str:
+        async def mark(job_id: str) -> None:
+            await self.repo.update(record.id, {"status": status.value, "last_job_id": job_id, "updated_at": utcnow()})
+
+        return await self._claim(kind, title, runner, record.server_id, resource,
+                                 {"installation_id": record.id, **params}, mark)
+
+    async def _claim(self, kind: str, title: str, runner: JobRunner, server_id: str, resource: str,
+                     params: dict[str, Any], prepare: Callable[[str], Awaitable[None]]) -> str:
+        """Start a job on ``resource``, then ``prepare(job_id)`` the installation record; the runner waits for it.
+
+        The job comes first: the database admits one active job per resource whichever process asks, so of two
+        calls at once one gets CONFLICT having changed nothing (neither the winner's record nor its status).
+        """
+        prepared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def gated(ctx: JobContext) -> dict[str, Any] | None:
+            await prepared
+            return await runner(ctx)
+
+        job_id = await self.jobs.start(kind, title, gated, server_id=server_id, resource=resource, params=params)
         try:
-            job_id = await self.jobs.start(kind, title, runner, server_id=record.server_id, resource=resource,
-                                           params={"installation_id": record.id, **params})
-        except BaseException:
-            await self.repo.update(record.id, {"status": record.status})
+            await prepare(job_id)
+        except BaseException as exc:
+            prepared.set_exception(exc)  # the job ends with the same error, having done nothing
             raise
-        await self.repo.update(record.id, {"last_job_id": job_id})
+        prepared.set_result(None)
         return job_id
 
     # ---- start / stop / restart ------------------------------------------------------------------------------
@@ -264,7 +293,7 @@ class AppService:
         """`docker compose start|stop|restart`, then the installation as Docker now reports it."""
         record = await self._record(installation_id)
         resource = resource_of(record.server_id, record.name)
-        async with self._lock(resource):
+        async with self._lock(resource):  # one control at a time in this process; jobs are excluded in the database
             await self._ensure_idle(resource)
             await self.remote.compose_action(record.server_id, paths_of(record), action, CONTROL_TIMEOUT_S)
             observed = await self.status.observe(record)
