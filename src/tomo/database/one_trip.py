@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Dialect
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from tomo.database.engine import Database
 from tomo.errors import DatabaseError
@@ -51,6 +52,16 @@ class _Compiled:
                 for (key, process), value in zip(self.columns, raw, strict=True)}
 
 
+def _fetch_all(engine: sa.Engine, sql: str, parameters: list[Any]) -> list[Any]:
+    """In SQLAlchemy's greenlet: borrow a pooled connection and run the query on aiosqlite directly."""
+    connection = engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection  # aiosqlite.Connection
+        return list(await_only(driver.execute_fetchall(sql, parameters)))
+    finally:
+        connection.close()
+
+
 class OneTripSelect:
     """Run ``statement`` (bind parameters by name): its first row, or all its rows, as dicts."""
 
@@ -70,14 +81,13 @@ class OneTripSelect:
         if not database.is_sqlite:
             async with database.connect() as conn:
                 return [dict(row) for row in (await conn.execute(statement, values)).mappings()]
-        async with database.connect() as conn:
-            compiled = self._compiled_for(statement, conn.dialect)
-            driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite.Connection
-            try:
-                rows = await driver.execute_fetchall(compiled.sql, compiled.parameters(values))
-            except sqlite3.Error as exc:
-                logger.error("database_error", error=type(exc).__name__)
-                raise DatabaseError("The database could not complete the operation; try again.") from exc
+        engine = database.engine.sync_engine
+        compiled = self._compiled_for(statement, engine.dialect)
+        try:
+            rows = await greenlet_spawn(_fetch_all, engine, compiled.sql, compiled.parameters(values))
+        except (sqlite3.Error, sa.exc.SQLAlchemyError) as exc:
+            logger.error("database_error", error=type(exc).__name__)
+            raise DatabaseError("The database could not complete the operation; try again.") from exc
         return [compiled.row(row) for row in rows]
 
     def _compiled_for(self, statement: sa.Select[Any], dialect: Dialect) -> _Compiled:
