@@ -48,7 +48,10 @@ def migration_heads() -> set[str]:
 #: SQLite connections are cheap to keep (one idle aiosqlite thread each). With the default pool (5, plus 10
 #: overflow connections closed again on return) every burst of concurrent tool calls opened and closed
 #: connections: a thread start and four PRAGMAs each, on the event loop's critical path.
-_SQLITE_POOL: dict[str, Any] = {"pool_size": 16, "max_overflow": 16}
+#: A connection going back to the pool is rolled back only when it has a transaction open (see
+#: :func:`_rollback_if_open`): SQLAlchemy's default rollback-on-return is one more trip to aiosqlite's thread for
+#: each checkout, and most have nothing to roll back.
+_SQLITE_POOL: dict[str, Any] = {"pool_size": 16, "max_overflow": 16, "pool_reset_on_return": None}
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -58,6 +61,17 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _rollback_if_open(dbapi_connection: Any, _record: Any, state: Any) -> None:
+    """Pool reset for SQLite: roll back a transaction left open, skip the no-op rollback otherwise.
+
+    Reads through tomo.database.one_trip leave none open, so their checkout costs one trip to the thread
+    instead of two (over HTTP, bench/bench_http.py: health_check p50 +0.57 -> +0.35 ms over a bare FastMCP
+    server, server CPU 2.23 -> 1.94 ms per call, same run).
+    """
+    if state.asyncio_safe and not state.transaction_was_reset and dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def _without_nul(value: Any) -> Any:
@@ -109,6 +123,7 @@ class Database:
             raise DatabaseError(_unusable_url(url, exc)) from exc
         if self.is_sqlite:
             sa.event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+            sa.event.listen(self.engine.sync_engine, "reset", _rollback_if_open)
         else:
             sa.event.listen(self.engine.sync_engine, "before_cursor_execute", _replace_nul_characters, retval=True)
         self.revisions: set[str] = set()
