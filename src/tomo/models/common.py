@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import Field
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -20,3 +24,43 @@ class JobStarted:
 
     job_id: str
     message: str
+
+
+#: The paging parameters of every list tool, described once (each description is sent in tools/list).
+PageLimit = Annotated[int, Field(ge=1, le=200, description="Items per page.")]
+PageOffset = Annotated[int, Field(ge=0, description="Items to skip: next_offset of the previous page.")]
+#: Items per page when the caller does not say: keeps an answer to a few thousand tokens.
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: its items, the number of matches in all, and where it starts."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, None on the last one."""
+        end = self.offset + len(self.items)
+        return end if end < self.total else None
+
+    def reply(self, tool: str, key: str, noun: str, empty: str | None = None) -> Reply:
+        """The answer of list tool ``tool``: ``{key: items, total, limit, offset, has_more, next_offset}``."""
+        data = {key: self.items, "total": self.total, "limit": self.limit, "offset": self.offset,
+                "has_more": self.next_offset is not None, "next_offset": self.next_offset}
+        return Reply(self._message(tool, noun, empty), data)
+
+    def _message(self, tool: str, noun: str, empty: str | None) -> str:
+        if not self.items:
+            if self.total == 0:
+                return empty or f"No {noun}."
+            return f"No {noun} from offset {self.offset}: there are {self.total}; call {tool} with a smaller offset."
+        shown = f"{self.offset + 1}-{self.offset + len(self.items)}"
+        if self.next_offset is None:
+            return f"{self.total} {noun}; showing {shown}."
+        return (f"{self.total} {noun}; showing {shown}. Next page: call {tool} again with "
+                f"offset={self.next_offset} and the same filters.")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
+
+from tomo.models.base import TomoModel
 
 # Identifiers that reach the docker CLI as arguments. They are passed as separate argv elements (never
 # through a shell), and must not start with "-" so the CLI cannot read them as options.
@@ -30,7 +32,7 @@ ServiceName = Annotated[
 ]
 
 
-class ContainerSummary(BaseModel):
+class ContainerSummary(TomoModel):
     """One container as `docker ps` reports it."""
 
     id: str
@@ -45,7 +47,7 @@ class ContainerSummary(BaseModel):
     created: str | None = None
 
 
-class ContainerStats(BaseModel):
+class ContainerStats(TomoModel):
     """Live resource use of a running container."""
 
     id: str
@@ -59,7 +61,7 @@ class ContainerStats(BaseModel):
     pids: int | None
 
 
-class ContainerDetail(BaseModel):
+class ContainerDetail(TomoModel):
     """One container, compact: what `docker inspect` says that matters, env reduced to names."""
 
     id: str
@@ -80,7 +82,7 @@ class ContainerDetail(BaseModel):
     env_names: list[str] = Field(default_factory=list)
 
 
-class ImageSummary(BaseModel):
+class ImageSummary(TomoModel):
     """One image as `docker image ls` reports it."""
 
     id: str
@@ -91,7 +93,7 @@ class ImageSummary(BaseModel):
     created: str | None = None
 
 
-class VolumeSummary(BaseModel):
+class VolumeSummary(TomoModel):
     """One volume, with the compose project that created it if any."""
 
     name: str
@@ -99,7 +101,7 @@ class VolumeSummary(BaseModel):
     project: str | None = None
 
 
-class NetworkSummary(BaseModel):
+class NetworkSummary(TomoModel):
     """One network."""
 
     id: str
@@ -109,7 +111,7 @@ class NetworkSummary(BaseModel):
     internal: bool = False
 
 
-class DiskUsage(BaseModel):
+class DiskUsage(TomoModel):
     """One row of `docker system df`."""
 
     kind: str
@@ -121,7 +123,7 @@ class DiskUsage(BaseModel):
     reclaimable_bytes: int | None
 
 
-class DockerInfo(BaseModel):
+class DockerInfo(TomoModel):
     """Engine, CLI and Compose versions, object counts and disk usage."""
 
     server_version: str
@@ -137,7 +139,7 @@ class DockerInfo(BaseModel):
     disk_usage: list[DiskUsage]
 
 
-class PruneReport(BaseModel):
+class PruneReport(TomoModel):
     """What a prune removed."""
 
     what: str
@@ -146,7 +148,7 @@ class PruneReport(BaseModel):
     reclaimed_bytes: int | None
 
 
-class Bounded(BaseModel):
+class Bounded(TomoModel):
     """A list cut at ``LIST_LIMIT`` items; ``total`` is how many there were."""
 
     items: list[Any]

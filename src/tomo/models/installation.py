@@ -10,9 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from typing_extensions import TypedDict
 
+from tomo.models.base import TomoModel
 from tomo.models.docker import ProjectName
 
 PORT_KEY_PATTERN = r"^(main|[A-Za-z0-9][A-Za-z0-9_.-]{0,62}:[0-9]{1,5}(/(tcp|udp))?)$"
@@ -77,7 +78,7 @@ class InstallationStatus(StrEnum):
         return self in (InstallationStatus.INSTALLING, InstallationStatus.UPDATING, InstallationStatus.UNINSTALLING)
 
 
-class PublishedPort(BaseModel):
+class PublishedPort(TomoModel):
     """A container port published on the server."""
 
     service: str
@@ -93,7 +94,7 @@ class PublishedPort(BaseModel):
         return f"{self.service}:{self.container_port}{suffix}"
 
 
-class ServiceState(BaseModel):
+class ServiceState(TomoModel):
     """One service's container as Docker reports it."""
 
     service: str
@@ -105,7 +106,7 @@ class ServiceState(BaseModel):
     exit_code: int | None = None
 
 
-class HttpCheck(BaseModel):
+class HttpCheck(TomoModel):
     """The result of opening the app's URL from Tomo."""
 
     url: str
@@ -115,7 +116,7 @@ class HttpCheck(BaseModel):
     elapsed_ms: float | None = None
 
 
-class InstallEvent(BaseModel):
+class InstallEvent(TomoModel):
     """A change in the installation's history (installed, updated, update rolled back...)."""
 
     at: datetime
@@ -125,7 +126,7 @@ class InstallEvent(BaseModel):
     detail: str | None = None
 
 
-class JobRef(BaseModel):
+class JobRef(TomoModel):
     """The last job that worked on the installation."""
 
     id: str
@@ -136,7 +137,7 @@ class JobRef(BaseModel):
     finished_at: datetime | None = None
 
 
-class Installation(BaseModel):
+class Installation(TomoModel):
     """An installed app as get_installation shows it (secrets masked)."""
 
     id: str
@@ -167,7 +168,7 @@ class Installation(BaseModel):
         return InstallationSummary.model_validate(self.model_dump(include=set(InstallationSummary.model_fields)))
 
 
-class InstallationSummary(BaseModel):
+class InstallationSummary(TomoModel):
     """The compact view list_installed_apps returns."""
 
     id: str
@@ -182,7 +183,7 @@ class InstallationSummary(BaseModel):
     updated_at: datetime
 
 
-class ConfigReport(BaseModel):
+class ConfigReport(TomoModel):
     """What validate_app_config found: problems, and the files install_app would upload (secrets masked)."""
 
     valid: bool
@@ -199,7 +200,7 @@ class ConfigReport(BaseModel):
     compose: str = Field("", description="compose.yaml with variables filled in, secrets as '***'.")
 
 
-class InstallationCompose(BaseModel):
+class InstallationCompose(TomoModel):
     """The compose.yaml an installation runs, as the resource tomo://apps/{installation_id}/compose shows it."""
 
     installation_id: str
@@ -211,7 +212,7 @@ class InstallationCompose(BaseModel):
     compose: str = Field(description="The file's text; secret values shown as '***'.")
 
 
-class AppHealth(BaseModel):
+class AppHealth(TomoModel):
     """check_app_health's answer: per service state, and whether the web UI answers."""
 
     installation_id: str
@@ -223,7 +224,7 @@ class AppHealth(BaseModel):
     problems: list[str] = Field(default_factory=list)
 
 
-class AppLogs(BaseModel):
+class AppLogs(TomoModel):
     """get_app_logs' answer: the last lines of each service (secrets masked)."""
 
     installation_id: str

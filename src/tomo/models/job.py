@@ -7,7 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from tomo.models.base import TomoModel
 
 #: Reports a job's progress as (percent done, 0 to 100; the current step's message).
 ProgressCallback = Callable[[float, str | None], Awaitable[None]]
@@ -39,7 +41,7 @@ class StepStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class JobStep(BaseModel):
+class JobStep(TomoModel):
     """One step of a job with its timing and a short detail."""
 
     name: str
@@ -50,14 +52,14 @@ class JobStep(BaseModel):
     detail: str | None = None
 
 
-class JobError(BaseModel):
+class JobError(TomoModel):
     """Why a job failed: a stable code and a message for the model."""
 
     code: str
     message: str
 
 
-class Job(BaseModel):
+class Job(TomoModel):
     """A persisted long operation."""
 
     id: str
@@ -79,7 +81,7 @@ class Job(BaseModel):
     finished_at: datetime | None = None
 
 
-class JobSummary(BaseModel):
+class JobSummary(TomoModel):
     """The compact view of a job for lists."""
 
     id: str

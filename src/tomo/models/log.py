@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from tomo.models.base import TomoModel
 
 
 class LogLevel(StrEnum):
@@ -19,7 +19,7 @@ class LogLevel(StrEnum):
     ERROR = "ERROR"
 
 
-class LogEntry(BaseModel):
+class LogEntry(TomoModel):
     """One stored event (``log_event``)."""
 
     id: int
@@ -39,7 +39,7 @@ class AuditOutcome(StrEnum):
     DENIED = "denied"
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(TomoModel):
     """Who did what, with redacted arguments, outcome and duration."""
 
     id: int

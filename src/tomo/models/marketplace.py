@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from tomo.models.base import TomoModel
 
 CatalogFormat = Literal["tomo", "casaos", "runtipi"]
 InputType = Literal["text", "password", "number", "boolean", "email", "url", "select", "secret"]
@@ -26,7 +28,7 @@ APP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
-class GenerateSpec(BaseModel):
+class GenerateSpec(TomoModel):
     """How to generate a secret input's value at install time."""
 
     model_config = ConfigDict(extra="forbid")
@@ -42,7 +44,7 @@ class GenerateSpec(BaseModel):
     )
 
 
-class InputOption(BaseModel):
+class InputOption(TomoModel):
     """One choice of a select input."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +53,7 @@ class InputOption(BaseModel):
     label: str
 
 
-class AppInput(BaseModel):
+class AppInput(TomoModel):
     """A typed setting the user gives (or Tomo generates) when installing an app."""
 
     model_config = ConfigDict(extra="forbid")
@@ -94,7 +96,7 @@ class AppInput(BaseModel):
         return self.env or self.key
 
 
-class AppPort(BaseModel):
+class AppPort(TomoModel):
     """A container port of a service and how it is published on the host."""
 
     service: str
@@ -106,7 +108,7 @@ class AppPort(BaseModel):
     is_main: bool = Field(False, description="The port of the app's web UI (published as ${APP_PORT}).")
 
 
-class AppVolume(BaseModel):
+class AppVolume(TomoModel):
     """A mount of a service: a host folder (bind), a named or anonymous volume, or a tmpfs."""
 
     service: str
@@ -117,7 +119,7 @@ class AppVolume(BaseModel):
     read_only: bool = False
 
 
-class AppService(BaseModel):
+class AppService(TomoModel):
     """One service of the app's compose file, summarised."""
 
     name: str
@@ -128,7 +130,7 @@ class AppService(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
 
 
-class CatalogApp(BaseModel):
+class CatalogApp(TomoModel):
     """A marketplace app normalised from a catalog: what get_marketplace_app returns."""
 
     id: str = Field(pattern=APP_ID_PATTERN, description="Slug, unique within its catalog.")
@@ -175,14 +177,14 @@ class CatalogApp(BaseModel):
         return self
 
 
-class SkippedApp(BaseModel):
+class SkippedApp(TomoModel):
     """A catalog entry that was not imported, and why."""
 
     path: str = Field(description="Path relative to the catalog root.")
     reason: str
 
 
-class ImportResult(BaseModel):
+class ImportResult(TomoModel):
     """The apps read from one catalog tree, and the entries skipped with their reasons."""
 
     format: CatalogFormat
@@ -190,7 +192,7 @@ class ImportResult(BaseModel):
     skipped: list[SkippedApp] = Field(default_factory=list)
 
 
-class MarketplaceRepo(BaseModel):
+class MarketplaceRepo(TomoModel):
     """A catalog repository as clients see it (credentials in the URL masked)."""
 
     model_config = ConfigDict(defer_build=True)
@@ -209,7 +211,7 @@ class MarketplaceRepo(BaseModel):
     commit: str | None
 
 
-class MarketplaceAppSummary(BaseModel):
+class MarketplaceAppSummary(TomoModel):
     """The compact view of a marketplace app for lists (no compose file)."""
 
     model_config = ConfigDict(defer_build=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from tomo.models.base import TomoModel
 
 
 class Role(StrEnum):
@@ -26,7 +28,7 @@ _RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 Transport = Literal["stdio", "http", "internal"]
 
 
-class Principal(BaseModel):
+class Principal(TomoModel):
     """The identity a call runs as. ``role`` None means anonymous (public tools only)."""
 
     model_config = ConfigDict(frozen=True)

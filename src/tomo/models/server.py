@@ -14,10 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from tomo.errors import ValidationError
+from tomo.models.base import TomoModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 USERNAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$"
@@ -162,7 +163,7 @@ Password = Annotated[str, Field(min_length=1, max_length=4096)]
 PrivateKeyText = Annotated[str, Field(min_length=1, max_length=65536)]
 
 
-class ServerCredentials(BaseModel):
+class ServerCredentials(TomoModel):
     """SSH credentials as given by the user: stored encrypted, never returned, never logged."""
 
     model_config = ConfigDict(extra="forbid")
@@ -237,7 +238,7 @@ def describe_problems(exc: PydanticValidationError) -> str:
     return "; ".join(problems) + "."
 
 
-class ServerCreate(BaseModel):
+class ServerCreate(TomoModel):
     """What add_server registers."""
 
     name: ServerName
@@ -247,7 +248,7 @@ class ServerCreate(BaseModel):
     credentials: ServerCredentials
 
 
-class ServerUpdate(BaseModel):
+class ServerUpdate(TomoModel):
     """What update_server changes: only the fields given."""
 
     name: ServerName | None = None
@@ -261,7 +262,7 @@ class ServerUpdate(BaseModel):
         return {k: v for k, v in self.model_dump(exclude={"credentials"}).items() if v is not None}
 
 
-class DiskInfo(BaseModel):
+class DiskInfo(TomoModel):
     """Size of one filesystem in bytes (None when the server did not say)."""
 
     path: str = "/"
@@ -272,7 +273,7 @@ class DiskInfo(BaseModel):
 NOT_INSTALLED = "not installed"
 
 
-class SystemInfo(BaseModel):
+class SystemInfo(TomoModel):
     """What a server is, read in one SSH round trip."""
 
     os: str
@@ -288,7 +289,7 @@ class SystemInfo(BaseModel):
     collected_at: datetime
 
 
-class Server(BaseModel):
+class Server(TomoModel):
     """A registered server as clients see it (never its credentials)."""
 
     id: str
@@ -308,7 +309,7 @@ class Server(BaseModel):
     updated_at: datetime
 
 
-class ServerSummary(BaseModel):
+class ServerSummary(TomoModel):
     """The compact view list_servers returns."""
 
     id: str
@@ -332,7 +333,7 @@ class ServerSummary(BaseModel):
         )
 
 
-class ConnectionTest(BaseModel):
+class ConnectionTest(TomoModel):
     """What test_connection found."""
 
     server_id: str
@@ -346,7 +347,7 @@ class ConnectionTest(BaseModel):
     system_info_cached: bool = Field(description="True when system_info is the copy read less than 10 minutes ago.")
 
 
-class CommandOutput(BaseModel):
+class CommandOutput(TomoModel):
     """The result of execute_command: exit status and the tails of both streams."""
 
     exit_status: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from tomo.models.base import TomoModel
 
 
 class SettingType(StrEnum):
@@ -19,7 +19,7 @@ class SettingType(StrEnum):
     STR_LIST = "str_list"
 
 
-class SettingDefinition(BaseModel):
+class SettingDefinition(TomoModel):
     """A setting's schema: type, default, range, description."""
 
     key: str
@@ -33,7 +33,7 @@ class SettingDefinition(BaseModel):
     secret: bool = False
 
 
-class SettingValue(BaseModel):
+class SettingValue(TomoModel):
     """A setting as get_settings shows it."""
 
     key: str

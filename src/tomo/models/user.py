@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
+from tomo.models.base import TomoModel
 from tomo.models.principal import Role
 
 Username = Annotated[
@@ -20,7 +21,7 @@ Password = Annotated[str, Field(min_length=1, max_length=1024, description="A pa
 EntityId = Annotated[str, Field(min_length=1, max_length=64, description="An id as returned by a list tool.")]
 
 
-class User(BaseModel):
+class User(TomoModel):
     """A Tomo user account."""
 
     id: str
@@ -34,7 +35,7 @@ class User(BaseModel):
     created_by: str | None = None
 
 
-class LoginSession(BaseModel):
+class LoginSession(TomoModel):
     """A login session; the JWT from ``login`` is valid only while its session is active."""
 
     id: str
@@ -49,7 +50,7 @@ class LoginSession(BaseModel):
     current: bool = False
 
 
-class ApiToken(BaseModel):
+class ApiToken(TomoModel):
     """A long-lived API token (its secret is shown once, at creation, and never stored)."""
 
     id: str
@@ -65,14 +66,14 @@ class ApiToken(BaseModel):
     active: bool
 
 
-class NewApiToken(BaseModel):
+class NewApiToken(TomoModel):
     """A token just created: ``token`` is the secret, shown this once."""
 
     token: str
     api_token: ApiToken
 
 
-class LoginResult(BaseModel):
+class LoginResult(TomoModel):
     """What ``login`` returns: a bearer token bound to a new session."""
 
     token: str
@@ -89,7 +90,7 @@ class LockoutKind(StrEnum):
     IP = "ip"
 
 
-class Lockout(BaseModel):
+class Lockout(TomoModel):
     """A username or client address refused for a while after too many failed logins."""
 
     kind: LockoutKind
