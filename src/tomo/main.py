@@ -56,6 +56,7 @@ from tomo.services.logs.audit import AuditService
 from tomo.services.logs.logs import LogService
 from tomo.services.marketplace.marketplace import MarketplaceService
 from tomo.services.marketplace.sync import SyncService
+from tomo.services.monitoring.monitoring import build_monitoring
 from tomo.services.servers.preparation import PreparationService
 from tomo.services.servers.servers import ServerService
 from tomo.services.servers.ssh import LazySSHPool, SSHService
@@ -131,6 +132,7 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
     services.update(build_server_services(database, services))
     services.update(build_marketplace_services(database, services))
     services.update(build_app_services(database, services))
+    services["monitoring_service"] = build_monitoring(database, services)
     register_tasks(database, services)
     return database, services
 
@@ -160,7 +162,7 @@ def register_tasks(database: Database, services: dict[str, Any]) -> None:
     async def purge_lockouts() -> None:
         await housekeeping.purge_lockouts(utcnow(), utcnow() - timedelta(days=1))
 
-    scheduler.register("recover_jobs", 10, recover_jobs)
+    scheduler.register("recover_jobs", 5, recover_jobs)
     for name, function in (("purge_jobs", purge_jobs), ("purge_logs", purge_logs),
                            ("purge_sessions", purge_sessions), ("purge_lockouts", purge_lockouts)):
         scheduler.register(name, 3600, function)
@@ -263,6 +265,7 @@ def build_app(
             await app.shutdown()
 
     policies: dict[str, ToolPolicy] = {}
+    services["tool_policies"] = policies  # cancel_job: the role of the tool that started a job (filled below)
     app.mcp = FastMCP(
         "tomo",
         instructions=INSTRUCTIONS,
