@@ -38,12 +38,19 @@ class TransportChoice(StrEnum):
 
 
 def _config(data_dir: Path | None, **overrides: Any) -> TomoConfig:
+    from pydantic import ValidationError
+
     from tomo.lib.config import TomoConfig
     from tomo.lib.logging_config import configure_logging
 
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    config = TomoConfig(**overrides)
+    try:
+        config = TomoConfig(**overrides)
+    except ValidationError as exc:  # one line per problem, never the value (it may be a secret)
+        for error in exc.errors():
+            typer.echo(f"Configuration error: {str(error['msg']).removeprefix('Value error, ')}.", err=True)
+        raise typer.Exit(2) from None
     configure_logging(config.log_level, config.log_format)
     return config
 

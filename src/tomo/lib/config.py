@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,9 @@ from pydantic_settings import (
 
 CONFIG_FILE_ENV = "TOMO_CONFIG_FILE"
 
+
+#: The shortest TOMO_MASTER_KEY or TOMO_JWT_SECRET accepted (a shorter one is refused at start).
+MIN_SECRET_CHARS = 32
 
 def default_data_dir() -> Path:
     """The platform's per-user data directory for Tomo (``~/.local/share/tomo`` on Linux)."""
@@ -53,6 +56,16 @@ class TomoConfig(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("master_key", "jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            name = f"TOMO_{str(info.field_name).upper()}"
+            raise ValueError(f"{name} is too short: use at least {MIN_SECRET_CHARS} random characters "
+                             f"(for example the output of `openssl rand -base64 32`), or unset it to let Tomo keep "
+                             "a random key file in the data directory")
+        return value
 
     @property
     def resolved_database_url(self) -> str:
