@@ -53,6 +53,7 @@ from tomo.services.instances.instances import InstanceService
 from tomo.services.instances.scheduler import SchedulerService
 from tomo.services.jobs.jobs import JobService
 from tomo.services.logs.audit import AuditService
+from tomo.services.logs.events import EventStore
 from tomo.services.logs.logs import LogService
 from tomo.services.marketplace.marketplace import MarketplaceService
 from tomo.services.marketplace.sync import SyncService
@@ -87,6 +88,7 @@ class TomoApp:
         the scheduler and key derivation."""
         await self.database.migrate()
         await self.services["settings_service"].load()
+        await self.services["event_store"].start()
         await self.services["instance_service"].start()
         await self.services["job_service"].recover_interrupted()
         await self.services["sync_service"].recover_interrupted()
@@ -99,6 +101,7 @@ class TomoApp:
         await self.services["scheduler_service"].stop()
         await self.services["job_service"].shutdown()
         await self.services["instance_service"].stop()
+        await self.services["event_store"].stop()
         for name in ("ssh_pool",):
             closer = self.services.get(name)
             if closer is not None:
@@ -121,6 +124,7 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
         "encryptor": Encryptor(config.master_key.get_secret_value() if config.master_key else None, config.data_dir),
         "audit_service": audit_service,
         "log_service": LogService(log_repository),
+        "event_store": EventStore(log_repository, lambda: str(settings_service.get("stored_log_level"))),
         "settings_service": settings_service,
         "instance_service": instance_service,
         "scheduler_service": SchedulerService(instance_repository, instance_service),

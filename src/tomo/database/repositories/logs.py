@@ -26,6 +26,11 @@ class LogRepository:
         async with self.database.begin() as conn:
             await conn.execute(log_entries.insert().values(**values))
 
+    async def add_logs(self, rows: list[dict[str, Any]]) -> None:
+        """Store several entries in one transaction."""
+        async with self.database.begin() as conn:
+            await conn.execute(log_entries.insert(), rows)
+
     async def add_audit(self, values: dict[str, Any]) -> int:
         async with self.database.begin() as conn:
             result = await conn.execute(audit_log.insert().values(**values).returning(audit_log.c.id))

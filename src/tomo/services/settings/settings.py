@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from tomo.database.repositories.settings import SettingsRepository
 from tomo.database.types import utcnow
 from tomo.errors import ValidationError
@@ -12,6 +14,8 @@ from tomo.models.log import AuditOutcome
 from tomo.models.settings import SettingDefinition, SettingType, SettingValue
 from tomo.services.logs.audit import AuditService
 from tomo.services.settings.registry import BY_KEY, CATEGORIES, SETTINGS
+
+logger = structlog.get_logger("tomo.settings")
 
 
 def validate_value(definition: SettingDefinition, value: Any) -> Any:
@@ -112,6 +116,7 @@ class SettingsService:
         for key in to_remove:
             self._values.pop(key, None)
         self._values.update(to_store)
+        logger.info("settings_changed", keys=sorted(changed), by=principal.username if principal else None)
         return [
             await self.audit.record(principal, "setting_changed", {"key": k, "old": old[k], "new": v},
                                     AuditOutcome.SUCCESS)
