@@ -189,12 +189,17 @@ class SSHService:
             del self._targets[ref]
 
     async def forget_all(self) -> None:
-        """Another process changed a server (credentials, host, pinned key): forget every cached target and close
-        the connections made with them; the next use reads the records again."""
+        """A server changed (in any process): forget every cached target, so the next use reads the records again.
+
+        Connections stay open, with their running commands: the pool replaces a connection when its server's
+        address, credentials or pinned key no longer match (so one server's change, or this process's own pin,
+        does not cut the commands running on the others). Only the connections of deleted servers close."""
         keys = {target.key for target in self._targets.values()}
-        for key in keys:
-            await self.forget(key)
+        self._targets.clear()
         self._generation += 1
+        for key in keys:
+            if await self.repo.find(key) is None:
+                await self.pool.close(key)
 
     async def forget(self, server_id: str) -> None:
         """Forget the cached target and close the pooled connection (next use reconnects)."""
