@@ -3,9 +3,9 @@
 A change a model would see shows up here as a diff. After a deliberate change, regenerate with
 ``TOMO_UPDATE_SNAPSHOTS=1 python -m pytest tests/unit/test_tool_catalogue.py`` and review the diff.
 
-Every admin's ``tools/list`` carries the whole catalogue, so it also has a byte budget: the tools
-built today fit 75,000 bytes, and the catalogue of design/TOOLS.md, once every tool there is built,
-must fit 100,000 (``pytest -s`` prints both figures).
+Every admin's ``tools/list`` carries the whole catalogue, so it also has a byte budget: everything
+registered fits 100,000 bytes, and so must the catalogue of design/TOOLS.md once every tool there is built,
+projected at today's average size (``pytest -s`` prints both figures).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tomo.main import TomoApp
 SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "tool_catalogue.json"
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_MD = (Path("/work/shared/design/TOOLS.md"), REPO.parent / "shared" / "design" / "TOOLS.md")
-CURRENT_BUDGET = 75_000
+CURRENT_BUDGET = 100_000
 FULL_BUDGET = 100_000
 TOOL_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 

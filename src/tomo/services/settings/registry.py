@@ -66,6 +66,20 @@ SETTINGS: tuple[SettingDefinition, ...] = (
                       description="How long a login token (and its session) stays valid."),
     SettingDefinition(key="trusted_proxies", category="security", type=_L, default=[],
                       description="Proxy addresses whose X-Forwarded-For header is believed for the client IP."),
+    SettingDefinition(key="metrics_interval_s", category="monitoring", type=_I, default=30, minimum=10,
+                      maximum=3600, description="Seconds between two metric samples of each server."),
+    SettingDefinition(key="metrics_raw_retention_minutes", category="monitoring", type=_I, default=10, minimum=2,
+                      maximum=1440, description="Minutes raw metric samples are kept, then folded into 1-minute "
+                                                "buckets (min, avg, max)."),
+    SettingDefinition(key="metrics_1m_retention_hours", category="monitoring", type=_I, default=1, minimum=1,
+                      maximum=48, description="Age (hours) up to which metrics keep 1-minute buckets."),
+    SettingDefinition(key="metrics_10m_retention_hours", category="monitoring", type=_I, default=24, minimum=1,
+                      maximum=720, description="Age (hours) up to which metrics keep 10-minute buckets."),
+    SettingDefinition(key="metrics_1h_retention_days", category="monitoring", type=_I, default=7, minimum=1,
+                      maximum=90, description="Age (days) up to which metrics keep 1-hour buckets."),
+    SettingDefinition(key="metrics_6h_retention_days", category="monitoring", type=_I, default=30, minimum=1,
+                      maximum=3650, description="Age (days) up to which metrics keep 6-hour buckets; older "
+                                                "metrics are deleted."),
 )
 
 BY_KEY = {definition.key: definition for definition in SETTINGS}

@@ -1,0 +1,1 @@
+"""Metrics arithmetic shared by the monitoring service and its history (no I/O)."""
