@@ -34,9 +34,10 @@ class HealthService:
         report = self.basic()
         report["database"] = await self._database()
         report["migrations"] = {"current": sorted(self.database.revisions), "expected": sorted(migration_heads())}
-        for name, probe in self.probes.items():
-            value = probe()
-            report[name] = await value if inspect.isawaitable(value) else value
+        values = {name: probe() for name, probe in self.probes.items()}
+        pending = {name: value for name, value in values.items() if inspect.isawaitable(value)}
+        answered = dict(zip(pending, await asyncio.gather(*pending.values()), strict=True))  # the queries at once
+        report.update({name: answered.get(name, value) for name, value in values.items()})
         report.setdefault("scheduler", {"status": "not configured"})
         report["data_dir_free_bytes"] = (await asyncio.to_thread(shutil.disk_usage, self.data_dir)).free
         report["principal"] = {"username": principal.username, "role": principal.role,
