@@ -234,6 +234,7 @@ def build_app_services(database: Database, services: dict[str, Any]) -> dict[str
     )
     services["server_service"].register_dependents_check(app_service.count_on_server, label="installed app(s)")
     services["marketplace_service"].register_in_use_check(app_service.apps_in_use)
+    services["docker_service"].register_secret_source(app_service.secrets_for_project)
     for kind, handler in AppRecovery(app_service).handlers().items():
         services["job_service"].register_recovery(kind, handler)
     return {"app_service": app_service}

@@ -22,11 +22,13 @@ import pytest
 import sqlalchemy as sa
 from fastmcp import Client
 from tests.appkit import Sandbox, commit_change, free_port, http_get, make_catalog_repo, ok, setup_tomo, wait_until
+from tests.authkit import act_as_user
 from tests.conftest import Answer, ToolCaller
 from tests.testbed import IMAGE_BUSYBOX_V1, Testbed, docker_in_testbed, testbed_or_skip
 
 from tomo.database.tables_apps import installations
 from tomo.main import TomoApp
+from tomo.models.principal import Role
 
 pytestmark = pytest.mark.testbed
 
@@ -242,6 +244,29 @@ async def test_secrets_are_masked_everywhere_and_encrypted_in_the_database(
     assert password not in stored and token not in stored
     assert await tomo_app.services["encryptor"].decrypt_json(stored) == {"ADMIN_TOKEN": token,
                                                                          "ADMIN_PASSWORD": password, "PIN": pin}
+
+
+async def test_a_viewer_reading_raw_container_logs_sees_the_installations_secrets_masked(
+    call: ToolCaller, server_id: str, sandbox: Sandbox, testbed: Testbed, tomo_app: TomoApp
+) -> None:
+    password = "pw-Raw-logs-7731"
+    name = sandbox.name("vault")
+    await installed(call, server_id, "vault", name, free_port(testbed.host), secrets={"ADMIN_PASSWORD": password})
+    token = next(line.split("=", 1)[1].strip("'") for line in
+                 (sandbox.project_dir(name) / ".env").read_text().splitlines() if line.startswith("ADMIN_TOKEN="))
+    await act_as_user(tomo_app, "vic", Role.VIEWER)
+    logs = ok(await call("container_logs", server_id=server_id, container=f"{name}-web-1"))
+    assert any("hello token=*** password=***" in line for line in logs["lines"]), logs["lines"]
+    detail = ok(await call("inspect_container", server_id=server_id, container=f"{name}-web-1"))
+    text = json.dumps([logs, detail])
+    assert password not in text and token not in text
+    assert "ADMIN_PASSWORD" in detail["env_names"]
+    other = sandbox.name("plain")  # a container of no installation: its output is only redacted, as before
+    docker_in_testbed("run", "--detach", "--name", other, "--label", f"com.docker.compose.project={other}",
+                      IMAGE_BUSYBOX_V1, "sh", "-c", f"echo {password} && sleep 60", check=True)
+    wait_until(lambda: password in docker_in_testbed("logs", other).stdout)
+    assert any(password in line for line in ok(await call("container_logs", server_id=server_id,
+                                                          container=other))["lines"])
 
 
 # -- running apps ---------------------------------------------------------------------------------------

@@ -33,6 +33,12 @@ def inspect(kind: str, *refs: str) -> list[str]:
     return [DOCKER, kind, "inspect", "--format", JSON, "--", *refs]
 
 
+def container_project(container: str) -> list[str]:
+    """The Compose project label of one container (empty when it has none)."""
+    return [DOCKER, "container", "inspect", "--format", f'{{{{index .Config.Labels "{PROJECT_LABEL}"}}}}', "--",
+            container]  # fmt: skip
+
+
 def logs(container: str, tail: int, since: str | None = None, timestamps: bool = True) -> list[str]:
     """The last ``tail`` log lines of a container (stdout and stderr)."""
     argv = [DOCKER, "logs", "--tail", str(tail)]

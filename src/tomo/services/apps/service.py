@@ -86,6 +86,13 @@ class AppService:
         """Marketplace app ids that are installed (a sync keeps them, as deprecated, if upstream drops them)."""
         return await self.repo.app_ids()
 
+    async def secrets_for_project(self, server_ref: str, project: str) -> set[str]:
+        """The secret values of the installation running as Compose project ``project`` on a server (raw Docker
+        outputs mask them); empty when no installation of Tomo's has that name there."""
+        server = await self.servers.get(server_ref)
+        record = await self.repo.find_by_name(server.id, project)
+        return await self.status.secret_values(record) if record is not None else set()
+
     # ---- planning -----------------------------------------------------------------------------------------
 
     async def _catalog_app(self, app_id: str) -> tuple[str, CatalogApp]:

@@ -161,10 +161,14 @@ class AppStatusService:
             summaries.append(model.summary())
         return summaries
 
+    async def secret_values(self, record: InstallationRecord) -> set[str]:
+        """This installation's secret values (given or generated), decrypted."""
+        secrets = await self.encryptor.decrypt_json(record.secrets) if record.secrets else {}
+        return {str(value) for value in secrets.values()}
+
     async def scrubber(self, record: InstallationRecord) -> Scrubber:
         """Masks this installation's secret values."""
-        secrets = await self.encryptor.decrypt_json(record.secrets) if record.secrets else {}
-        return Scrubber(str(value) for value in secrets.values())
+        return Scrubber(await self.secret_values(record))
 
     async def logs(
         self, record: InstallationRecord, service: str | None, tail: int, since: str | None

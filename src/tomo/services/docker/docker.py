@@ -4,13 +4,15 @@ Each call is one docker CLI argument list (:mod:`tomo.lib.docker.commands`) run 
 the SSH service, with JSON output parsed (:mod:`tomo.lib.docker.parse`). A failed command is translated once,
 in :func:`docker_error`, into a domain error that says what to call next. Everything returned is compact and
 bounded: lists stop at ``LIST_LIMIT`` items, logs at ``LOG_MAX_CHARS``, and container environments are reduced
-to variable names (their values hold secrets).
+to variable names (their values hold secrets). Logs of a container that belongs to an app installation (by its
+Compose project) have that installation's secret values masked, whoever reads them: the apps service tells which
+values through :meth:`DockerService.register_secret_source`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from tomo.errors import (
@@ -21,12 +23,14 @@ from tomo.errors import (
     TomoError,
 )
 from tomo.lib.docker import commands, parse
-from tomo.lib.redaction import redact_text
+from tomo.lib.redaction import MASK, redact_text
 from tomo.lib.ssh import CommandResult
 from tomo.lib.ssh.runner import RemoteRunner
 from tomo.models.docker import Bounded, ContainerDetail, ContainerSummary, DockerInfo, PruneReport
 
 PruneTarget = Literal["images", "containers", "volumes", "all"]
+#: (server id or name, compose project) -> the secret values of the installation of that project on that server.
+SecretSource = Callable[[str, str], Awaitable[set[str]]]
 ContainerAction = Literal["start", "stop", "restart"]
 
 LIST_LIMIT = 200
@@ -37,6 +41,7 @@ PRUNE_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 120.0
 OUTPUT_TAIL_LINES = 15
 _STDERR_CHARS = 400
+_MIN_SECRET_CHARS = 3
 _PULL_HINT = (". Check the image name and tag (e.g. on the registry's web page), that the server reaches the "
               "registry, and for a private registry that the server is logged in to it.")
 
@@ -98,12 +103,29 @@ def _bounded(items: Sequence[Any]) -> Bounded:
     return Bounded(items=list(items[:LIST_LIMIT]), total=len(items), truncated=len(items) > LIST_LIMIT)
 
 
-def bounded_log_lines(result: CommandResult, tail: int) -> tuple[list[str], bool]:
-    """The last ``tail`` lines of both streams by time, long lines cut, secrets masked, within LOG_MAX_CHARS."""
+def masker(secrets: Iterable[str]) -> Callable[[str], str]:
+    """Replaces each known secret value (the longest first) with ``***``; values under 3 characters are left."""
+    values = sorted({value for value in secrets if len(value) >= _MIN_SECRET_CHARS}, key=len, reverse=True)
+
+    def mask(text: str) -> str:
+        for value in values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    return mask
+
+
+def bounded_log_lines(
+    result: CommandResult, tail: int, mask: Callable[[str], str] = str
+) -> tuple[list[str], bool]:
+    """The last ``tail`` lines of both streams by time, known secrets (``mask``) and secret-looking strings
+    masked, long lines cut, within LOG_MAX_CHARS."""
     lines, truncated = parse.merge_logs(result.stdout, result.stderr, tail)
     kept: list[str] = []
     size = 0
     for line in reversed(lines):
+        line = mask(line)
         line = redact_text(line if len(line) <= LOG_LINE_CHARS else line[:LOG_LINE_CHARS] + " [...]")
         size += len(line) + 1
         if size > LOG_MAX_CHARS:
@@ -118,6 +140,22 @@ class DockerService:
 
     def __init__(self, ssh_service: RemoteRunner) -> None:
         self.ssh = ssh_service
+        self._secret_sources: list[SecretSource] = []
+
+    def register_secret_source(self, source: SecretSource) -> None:
+        """Learn where the secrets of a Compose project's installation come from (the apps service)."""
+        self._secret_sources.append(source)
+
+    async def _project_secrets(self, server_id: str, container: str) -> set[str]:
+        """The secret values of the installation whose Compose project ``container`` belongs to (none: empty)."""
+        if not self._secret_sources:
+            return set()
+        result = await self.ssh.run(server_id, commands.container_project(container), check=False)
+        project = result.stdout.strip() if result.ok else ""
+        if not project or project == "<no value>":
+            return set()
+        found = await asyncio.gather(*(source(server_id, project) for source in self._secret_sources))
+        return set().union(*found)
 
     async def _run(
         self, server_id: str, argv: list[str], subject: str = "", timeout: float | None = None, hint: str = ""
@@ -148,10 +186,11 @@ class DockerService:
 
     async def container_logs(self, server_id: str, container: str, tail: int, since: str | None) -> dict[str, Any]:
         argv = commands.logs(container, tail, since=since)
-        result = await self.ssh.run(server_id, argv, check=False)
+        result, secrets = await asyncio.gather(self.ssh.run(server_id, argv, check=False),
+                                               self._project_secrets(server_id, container))
         if not result.ok:
             raise docker_error(server_id, argv, result, container)
-        lines, truncated = bounded_log_lines(result, tail)
+        lines, truncated = bounded_log_lines(result, tail, masker(secrets))
         return {"container": container, "lines": lines, "line_count": len(lines), "truncated": truncated}
 
     async def container_stats(self, server_id: str) -> Bounded:

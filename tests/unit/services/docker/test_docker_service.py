@@ -179,6 +179,38 @@ async def test_container_logs_mask_secrets_and_cut_long_lines() -> None:
     assert len(logs["lines"][1]) < LOG_LINE_CHARS + 20
 
 
+async def test_container_logs_mask_the_secrets_of_the_installation_owning_the_container() -> None:
+    out = ("2026-11-25T13:00:00.000000001Z token=abc-123-plain pw=hunter2-long\n"
+           "2026-11-25T13:00:00.000000002Z " + "z" * (LOG_LINE_CHARS - 5) + "hunter2-long\n")
+    docker, runner = service(lambda argv: ok("probe\n") if "inspect" in argv else ok(out))
+    asked: list[tuple[str, str]] = []
+
+    async def secrets_of(server: str, project: str) -> set[str]:
+        asked.append((server, project))
+        return {"hunter2-long", "abc-123-plain", "ab"}
+
+    docker.register_secret_source(secrets_of)
+    logs = await docker.container_logs(SERVER, "web", 100, None)
+    assert asked == [(SERVER, "probe")]
+    assert logs["lines"][0].endswith("token=*** pw=***")
+    assert "hunte" not in logs["lines"][1]  # masked before the line is cut
+    inspect = next(call.argv for call in runner.calls if "inspect" in call.argv)
+    assert inspect[-2:] == ["--", "web"] and "com.docker.compose.project" in inspect[-3]
+
+
+async def test_container_logs_of_a_container_of_no_project_ask_no_secrets() -> None:
+    docker, _ = service(lambda argv: ok("\n") if "inspect" in argv else ok("2026-11-25T13:00:00.1Z x hunter2\n"))
+    asked: list[str] = []
+
+    async def secrets_of(server: str, project: str) -> set[str]:
+        asked.append(project)
+        return {"hunter2"}
+
+    docker.register_secret_source(secrets_of)
+    assert (await docker.container_logs(SERVER, "web", 100, None))["lines"][0].endswith("x hunter2")
+    assert asked == []
+
+
 async def test_container_logs_of_a_missing_container_is_not_found() -> None:
     docker, _ = service(lambda argv: failed(NO_CONTAINER))
     with pytest.raises(NotFoundError, match="list_containers"):
