@@ -93,9 +93,12 @@ def remove_image(image: str) -> list[str]:
 
 
 def run_once(image: str, args: Sequence[str], *, user: str, entrypoint: str, volume: str) -> list[str]:
-    """A throwaway container (removed when it exits) of ``image`` running ``entrypoint args...``."""
-    return [DOCKER, "run", "--rm", "--user", user, "--entrypoint", entrypoint, "--volume", volume, "--", image,
-            *args]  # fmt: skip
+    """A throwaway, confined container (removed when it exits) of ``image`` running ``entrypoint args...``.
+
+    It sees only ``volume``, has no network, no capability and cannot gain privileges (no setuid).
+    """
+    return [DOCKER, "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--user", user, "--entrypoint", entrypoint, "--volume", volume, "--", image, *args]  # fmt: skip
 
 
 def prune(what: str) -> list[str]:

@@ -170,21 +170,25 @@ class AppRemote:
     async def remove_tree(self, server_id: str, paths: ProjectPaths, target: str, helper_image: str | None) -> str:
         """Delete a folder inside the project, even files containers made as root; returns how.
 
-        Tries as the SSH user, then `sudo -n`, then a throwaway container of the app's own image that
-        mounts the parent folder. Raises CommandFailed when the folder is still there.
+        Tries as the SSH user, then `sudo -n`, then a throwaway container (:func:`commands.run_once`: no
+        network, no capability) that mounts only that folder and empties it as root, after which the SSH
+        user removes what is left (the folder itself, and folders root made in the user's folders). Raises
+        CommandFailed when the folder is still there.
         """
         path = inside(target, paths.apps_root)
-        await self.runner.run(server_id, ["rm", "-rf", "--", path], timeout=DOWN_TIMEOUT_S)
+        rm = ["rm", "-rf", "--", path]
+        await self.runner.run(server_id, rm, timeout=DOWN_TIMEOUT_S)
         if not await self.exists(server_id, path):
             return "rm"
-        sudo = await self.runner.run(server_id, ["sudo", "-n", "rm", "-rf", "--", path], timeout=DOWN_TIMEOUT_S)
+        sudo = await self.runner.run(server_id, ["sudo", "-n", *rm], timeout=DOWN_TIMEOUT_S)
         if sudo.exit_status == 0 and not await self.exists(server_id, path):
             return "sudo"
         if helper_image:
-            parent, base = posixpath.split(path)
-            argv = commands.run_once(helper_image, ["-rf", "--", f"{HELPER_MOUNT}/{base}"], user="0:0",
-                                     entrypoint="rm", volume=f"{parent}:{HELPER_MOUNT}")
+            # rm empties the mount point, then fails to remove it (it is busy): the SSH user does that.
+            argv = commands.run_once(helper_image, ["-rf", "--", HELPER_MOUNT], user="0:0", entrypoint="rm",
+                                     volume=f"{path}:{HELPER_MOUNT}")
             await self.runner.run(server_id, argv, timeout=DOWN_TIMEOUT_S)
+            await self.runner.run(server_id, rm, timeout=DOWN_TIMEOUT_S)
             if not await self.exists(server_id, path):
                 return "container"
         raise CommandFailed(
