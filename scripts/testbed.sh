@@ -86,6 +86,9 @@ pid_alive() {
     echo "$pid"
 }
 
+# same_mounts PID: true if the process sees this script's mounts (an sshd started by `ip netns exec` does not)
+same_mounts() { [[ $(stat -L -c %i "/proc/$1/ns/mnt" 2>/dev/null) == $(stat -L -c %i /proc/self/ns/mnt) ]]; }
+
 # in_netns PID NS: true if the process lives in the named network namespace
 in_netns() {
     local want have
@@ -494,7 +497,9 @@ start_sshd() { # start_sshd NAME NS ADDRESS PORT
     out=$(/usr/sbin/sshd -t -f "$conf" 2>&1 </dev/null) || { echo "$out" >&2; die "sshd config $conf is invalid"; }
     echo "=== sshd start $(date -Is) ===" >>"$log"
     # shellcheck disable=SC2094  # sshd appends to the log itself (-E); its own stderr goes there too
-    ip netns exec "$2" /usr/sbin/sshd -f "$conf" -E "$log" </dev/null >>"$log" 2>&1 \
+    # nsenter, not `ip netns exec`: that remounts /sys, and a login would then see no /sys/fs/cgroup (which a
+    # real server's sshd shows: monitoring reads each container's cgroup files there)
+    nsenter --net="/var/run/netns/$2" /usr/sbin/sshd -f "$conf" -E "$log" </dev/null >>"$log" 2>&1 \
         || { tail_log "$log"; die "sshd $1 failed to start"; }
 }
 
@@ -511,7 +516,7 @@ ensure_sshds() {
         conf="$SSHD_DIR/$name.conf"
         sshd_config "$name" "$addr" "$port" "$set" >"$tmp"
         if pid=$(pid_alive "$RUN/sshd-$name.pid" /usr/sbin/sshd); then
-            if cmp -s "$tmp" "$conf" && in_netns "$pid" "$ns" && sshd_answers "$addr" "$port"; then
+            if cmp -s "$tmp" "$conf" && in_netns "$pid" "$ns" && same_mounts "$pid" && sshd_answers "$addr" "$port"; then
                 continue
             fi
             stop_pid "$pid" 10 "$LOGS/sshd-$name.log" || die "could not stop sshd $name"
