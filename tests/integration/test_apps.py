@@ -121,6 +121,28 @@ async def test_validate_app_config_reports_without_changing_anything(
     sandbox.assert_nothing_left(name)
 
 
+async def test_an_unprepared_apps_folder_is_reported_before_any_upload(
+    call: ToolCaller, server_id: str, sandbox: Sandbox, testbed: Testbed
+) -> None:
+    missing = sandbox.apps_root / "not-prepared"
+    ok(await call("update_settings", settings={"apps_root": str(missing)}))
+    name = sandbox.name("web")
+    report = ok(await call("validate_app_config", server_id=server_id, app_id="testapps/webby",
+                           config={"name": name, "ports": {"main": free_port(testbed.host)}}))
+    assert report["valid"] is False
+    assert [e for e in report["errors"] if "prepare_server" in e and "does not exist" in e], report["errors"]
+    job = failed_job(await install(call, server_id, "webby", name, free_port(testbed.host)))
+    assert "prepare_server" in job["error"]["message"] and "SFTP" not in job["error"]["message"], job["error"]
+    assert not missing.exists()
+    missing.mkdir(mode=0o555)  # there, but the SSH user may not write to it
+    try:
+        report = ok(await call("validate_app_config", server_id=server_id, app_id="testapps/webby",
+                               config={"name": name, "ports": {"main": free_port(testbed.host)}}))
+        assert [e for e in report["errors"] if "prepare_server" in e and "cannot write" in e], report["errors"]
+    finally:
+        missing.rmdir()
+
+
 # -- failures leave nothing behind -------------------------------------------------------------------------
 
 

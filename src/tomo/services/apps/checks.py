@@ -54,6 +54,8 @@ s tcp; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
 s udp; cat /proc/net/udp /proc/net/udp6 2>/dev/null
 s df; p=$root; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done; df -Pk -- "$p" 2>&1
 s project; if [ -d "$project" ]; then echo exists; ls -A -- "$project"; fi
+s root; if [ ! -d "$root" ]; then echo missing; elif [ -w "$root" ] && [ -x "$root" ]; then echo writable; \
+else echo read-only; fi
 wait
 s compose; cat "$tmp/compose"
 s volumes; cat "$tmp/volumes"
@@ -211,6 +213,7 @@ class ServerFacts:
     compose_version: str | None = None
     docker_problem: str | None = None
     volumes: set[str] = field(default_factory=set)
+    apps_root: str | None = None  # "writable", "missing" or "read-only" (None: not reported)
 
     @property
     def architecture(self) -> str | None:
@@ -232,6 +235,7 @@ def parse_facts(output: str) -> ServerFacts:
     if "project" in parts:
         lines = parts["project"].splitlines()
         facts.project_entries = [line for line in lines[1:] if line] if lines[:1] == ["exists"] else None
+    facts.apps_root = parts.get("root", "").strip() or None
     compose = parts.get("compose", "")
     facts.compose_version = compose if re.fullmatch(r"v?\d+\.\d+\S*", compose) else None
     facts.volumes = {line.strip() for line in parts.get("volumes", "").splitlines() if line.strip()}
@@ -297,6 +301,7 @@ def check_server(
     if facts.docker_problem or facts.compose_version is None:
         found.errors.append("Docker or Docker Compose is not usable on the server "
                             f"({facts.docker_problem or 'docker compose is missing'}); run prepare_server first")
+    _check_apps_root(facts, found)
     _check_architecture(app, facts, found)
     _check_disk(facts, found)
     _check_name(name, facts, found)
@@ -305,6 +310,15 @@ def check_server(
         if problem:
             found.errors.append(problem)
     return found
+
+
+def _check_apps_root(facts: ServerFacts, found: Findings) -> None:
+    if facts.apps_root == "missing":
+        found.errors.append("the apps folder does not exist on the server (the apps_root setting); run "
+                            "prepare_server first, which creates it for the SSH user")
+    elif facts.apps_root == "read-only":
+        found.errors.append("the SSH user cannot write to the apps folder on the server (the apps_root setting); "
+                            "run prepare_server first, which gives it the folder")
 
 
 def _check_architecture(app: CatalogApp, facts: ServerFacts, found: Findings) -> None:

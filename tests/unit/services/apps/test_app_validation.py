@@ -118,3 +118,16 @@ def test_name_must_be_free_and_old_data_is_reused_with_a_warning() -> None:
     assert "holds files" in check_server(app, "web", [], parse_facts(facts_output(entries=["x.txt"])), {}).errors[0]
     reuse = check_server(app, "web", [], parse_facts(facts_output(entries=["data"])), {})
     assert reuse.errors == [] and "will be reused" in reuse.warnings[0]
+
+
+def test_a_missing_or_read_only_apps_folder_says_to_run_prepare_server() -> None:
+    def with_root(state: str) -> list[str]:
+        text = facts_output().replace("@@compose", f"@@root\n{state}\n@@compose")
+        facts = parse_facts(text)
+        assert facts.apps_root == state
+        return check_server(APPS["webby"], "web", [], facts, {}).errors
+
+    assert with_root("writable") == []
+    missing, read_only = with_root("missing"), with_root("read-only")
+    assert len(missing) == 1 and "does not exist" in missing[0] and "prepare_server" in missing[0]
+    assert len(read_only) == 1 and "cannot write" in read_only[0] and "prepare_server" in read_only[0]
