@@ -5,8 +5,10 @@ Runs on SQLite here; tests/integration/test_postgres_monitoring.py runs the same
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import random
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,3 +190,39 @@ def test_each_server_is_due_once_per_interval_at_its_own_phase() -> None:
         assert len(taken) == 10 + 1 or len(taken) == 10, (server_id, taken)
         assert all(25 <= b - a <= 35 for a, b in zip(taken[1:], taken[2:], strict=False)), taken
     assert len({int(phase_s(server_id, 30)) for server_id in "abcdefgh"}) > 2  # spread over the interval
+
+
+class ServerList:
+    def __init__(self, *ids: str) -> None:
+        self.ids = ids
+
+    async def list_all(self) -> list[Any]:
+        return [type("Server", (), {"id": server_id})() for server_id in self.ids]
+
+
+async def test_a_round_does_not_wait_for_a_server_that_hangs(database: Database) -> None:
+    from tomo.services.monitoring import collector as module
+
+    sample_text = (FIXTURES / "testbed_v1_1.txt").read_text()
+    hang = asyncio.Event()
+    entered: list[str] = []
+
+    class Runner(RecordingRunner):
+        async def run(self, server_id: str, argv: Any, **kwargs: Any) -> Any:
+            entered.append(server_id)
+            if server_id == "srv2":
+                await hang.wait()
+            return await super().run(server_id, argv, **kwargs)
+
+    repo = MetricsRepository(database)
+    collector = MetricsCollector(Runner(lambda argv: ok(sample_text)), repo, Settings())  # type: ignore[arg-type]
+    round_ = module.CollectionRound(collector, ServerList("srv1", "srv2"), Settings())  # type: ignore[arg-type]
+    started = time.perf_counter()
+    await round_.run()
+    assert time.perf_counter() - started < module.ROUND_WAIT_S + 1
+    assert set(await repo.latest()) == {"srv1"} and set(round_._inflight) == {"srv2"}
+    await round_.run()  # srv1 is not due again within its interval, srv2 is not started twice
+    assert entered == ["srv1", "srv2"]
+    hang.set()
+    await asyncio.sleep(0.1)
+    assert set(await repo.latest()) == {"srv1", "srv2"} and not round_._inflight
