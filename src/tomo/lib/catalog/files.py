@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, Final
@@ -22,7 +23,30 @@ DEFAULT_MAX_MANIFEST_BYTES: Final = 1024 * 1024
 MAX_DOCUMENT_NODES: Final = 200_000
 MAX_DOCUMENT_DEPTH: Final = 64
 
-_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C speed, same safe constructors
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C speed, same safe constructors
+
+# Plain scalars resolved as Docker Compose (YAML 1.2's core schema) reads them: only true/false are booleans
+# (`yes`, `no`, `on`, `off` stay strings), `1:20` is no base-60 number and a date stays text.
+_BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_12 = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+_FLOAT_12 = re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+
+
+class _YamlLoader(_BaseLoader):  # type: ignore[misc]  # the base is chosen at run time
+    """The safe loader with Compose's (YAML 1.2 core) reading of booleans, numbers and dates."""
+
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                               "tag:yaml.org,2002:timestamp")]
+        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    }  # fmt: skip
+
+
+_YamlLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL_12, list("tTfF"))
+_YamlLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT_12, list("-+0123456789"))
+_YamlLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
 
 
 class ManifestReader:
