@@ -46,10 +46,15 @@ class MetricsCollector:
         self.repo = repository
         self.settings = settings
 
-    async def sample(self, server_id: str) -> dict[str, Any]:
-        """Take one sample of a server (by id); returns what was recorded. ServerNotFound if it is gone."""
+    async def sample(self, server_id: str, previous: dict[str, Any] | None = None, *,
+                     known: bool = False) -> dict[str, Any]:
+        """Take one sample of a server (by id); returns what was recorded. ServerNotFound if it is gone.
+
+        ``previous`` is the server's latest row when the caller read it already (``known``: even if None).
+        """
         checked_at = utcnow()
-        previous = (await self.repo.latest([server_id])).get(server_id)
+        if not known:
+            previous = (await self.repo.latest([server_id])).get(server_id)
         timeout = min(SAMPLE_TIMEOUT_S, float(self.settings.get("metrics_interval_s")))
         argv = sample_argv(str(self.settings.get("apps_root")))
         try:
@@ -112,7 +117,7 @@ class CollectionRound:
             if server.id in self._inflight or not is_due(server.id, last["checked_at"] if last else None, now,
                                                          interval):
                 continue
-            started.append(self._start(server.id))
+            started.append(self._start(server.id, last))
         if started:
             try:
                 await asyncio.wait(started, timeout=ROUND_WAIT_S)
@@ -120,8 +125,8 @@ class CollectionRound:
                 await self.stop()
                 raise
 
-    def _start(self, server_id: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._sample(server_id), name=f"tomo-metrics-{server_id}")
+    def _start(self, server_id: str, previous: dict[str, Any] | None) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._sample(server_id, previous), name=f"tomo-metrics-{server_id}")
         self._inflight[server_id] = task
         task.add_done_callback(lambda _: self._inflight.pop(server_id, None))
         return task
@@ -135,10 +140,10 @@ class CollectionRound:
             with suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _sample(self, server_id: str) -> None:
+    async def _sample(self, server_id: str, previous: dict[str, Any] | None) -> None:
         async with self._slots:
             try:
-                await self.collector.sample(server_id)
+                await self.collector.sample(server_id, previous, known=True)
             except ServerNotFound:
                 pass  # deleted since the round started
             except Exception as exc:  # one server's failure must not end the others' samples

@@ -52,11 +52,12 @@ class MonitoringService:
         else:
             ids = [server.id for server in await self.servers.repo.list_all()]
         slots = asyncio.Semaphore(CONCURRENCY)
+        latest = await self.repo.latest(ids)
 
         async def one(key: str) -> dict[str, Any] | None:
             async with slots:
                 try:
-                    return await self.collector.sample(key)
+                    return await self.collector.sample(key, latest.get(key), known=True)
                 except ServerNotFound:
                     return None  # deleted meanwhile
 
