@@ -14,10 +14,13 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from tomo.cli.call import call as tool_call
+from tomo.cli.common import DataDir
+from tomo.cli.common import load_config as _config
 
 if TYPE_CHECKING:
     from tomo.lib.config import TomoConfig
@@ -25,34 +28,12 @@ if TYPE_CHECKING:
 app = typer.Typer(name="tomo", help="Run your homelab from an AI assistant.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (default: TOMO_DATA_DIR or the user data dir).")
-]
-
 
 class TransportChoice(StrEnum):
     """How ``tomo serve`` speaks MCP."""
 
     STDIO = "stdio"
     HTTP = "http"
-
-
-def _config(data_dir: Path | None, **overrides: Any) -> TomoConfig:
-    from pydantic import ValidationError
-
-    from tomo.lib.config import TomoConfig
-    from tomo.lib.logging_config import configure_logging
-
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    try:
-        config = TomoConfig(**overrides)
-    except ValidationError as exc:  # one line per problem, never the value (it may be a secret)
-        for error in exc.errors():
-            typer.echo(f"Configuration error: {str(error['msg']).removeprefix('Value error, ')}.", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(config.log_level, config.log_format)
-    return config
 
 
 def is_loopback(host: str) -> bool:
@@ -258,6 +239,9 @@ def token_create(
     typer.echo(f"API token '{name}' ({created.api_token.role.value}) for '{created.api_token.username}', "
                f"id {created.api_token.id}. It is shown only this once:", err=True)
     typer.echo(created.token)
+
+
+app.command("call")(tool_call)
 
 
 def main() -> None:
