@@ -57,6 +57,7 @@ from tomo.services.logs.events import EventStore
 from tomo.services.logs.logs import LogService
 from tomo.services.marketplace.marketplace import MarketplaceService
 from tomo.services.marketplace.sync import SyncService
+from tomo.services.monitoring.monitoring import build_monitoring
 from tomo.services.servers.preparation import PreparationService
 from tomo.services.servers.servers import ServerService
 from tomo.services.servers.ssh import LazySSHPool, SSHService
@@ -135,6 +136,7 @@ def build_services(config: TomoConfig, transport: Transport) -> tuple[Database, 
     services.update(build_server_services(database, services))
     services.update(build_marketplace_services(database, services))
     services.update(build_app_services(database, services))
+    services["monitoring_service"] = build_monitoring(database, services)
     register_tasks(database, services)
     return database, services
 
