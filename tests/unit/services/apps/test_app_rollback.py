@@ -133,10 +133,10 @@ async def test_root_owned_files_are_removed_with_sudo_then_a_helper_container(to
     assert job.status is JobStatus.SUCCEEDED, job.error
     done = kinds(runner)
     tail = done[done.index("compose-down"):]
-    assert [k for k in tail if k in ("rm", "sudo-rm", "helper")] == ["rm", "rm", "sudo-rm", "helper"]
+    assert [k for k in tail if k in ("rm", "sudo-rm", "helper")] == ["rm", "rm", "sudo-rm", "helper", "rm"]
     [helper] = commands(runner, "helper")
-    assert helper[helper.index("--") + 1:] == ["tomo-test/busybox:1", "-rf", "--", "/tomo-target/web"]
-    assert f"{ROOT}:/tomo-target" in helper
+    assert helper[helper.index("--") + 1:] == ["tomo-test/busybox:1", "-rf", "--", "/tomo-target"]
+    assert f"{ROOT}/web:/tomo-target" in helper and f"{ROOT}:/tomo-target" not in helper  # only the folder removed
     assert "removed /srv/apps/web (container)" in [s.detail for s in job.steps]
     await tomo_app.shutdown()
 
