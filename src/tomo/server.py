@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import ipaddress
 
@@ -65,20 +63,6 @@ def freeze_startup_objects() -> None:
     """
     gc.freeze()
     gc.enable()
-    with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule (a test calling it directly)
-        asyncio.get_running_loop().call_later(STARTUP_GARBAGE_DELAY_S, collect_startup_garbage)
-
-
-#: When the start-up garbage is collected: after the first answer, which it must not delay.
-STARTUP_GARBAGE_DELAY_S = 0.5
-
-
-def collect_startup_garbage() -> None:
-    """Free, once, the garbage that building the app left (frozen with the rest): ~2 MB of an idle process for
-    one full collection (~80 ms, once, half a second after start), then freeze what lives again."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 def _is_loopback_address(host: str) -> bool:
