@@ -28,6 +28,7 @@ or ``database/``, with ``raise ... from exc``.
     ├── RemoteError
     │   ├── ConnectionFailed (CONNECTION_FAILED)
     │   ├── HostKeyMismatch (HOST_KEY_MISMATCH)
+    │   ├── HostKeyUnknown (HOST_KEY_UNKNOWN)
     │   ├── CommandFailed (COMMAND_FAILED)
     │   ├── CommandTimeout (COMMAND_TIMEOUT)
     │   └── DockerNotInstalled (DOCKER_NOT_INSTALLED)
@@ -177,6 +178,12 @@ class HostKeyMismatch(RemoteError):
     """The server's SSH host key differs from the pinned one."""
 
     code = "HOST_KEY_MISMATCH"
+
+
+class HostKeyUnknown(RemoteError):
+    """No host key is pinned for the server yet: an operator's test_connection pins it."""
+
+    code = "HOST_KEY_UNKNOWN"
 
 
 class CommandFailed(RemoteError):

@@ -25,10 +25,12 @@ from typing import Any
 import asyncssh
 import pytest
 from fastmcp import Client
+from tests.authkit import act_as_user
 from tests.conftest import ToolCaller, heap_frozen
 from tests.testbed import TESTBED_SCRIPT, Testbed, remote_path_exists, testbed_or_skip
 
 from tomo.main import TomoApp
+from tomo.models.principal import Role
 from tomo.services.servers.ssh import LazySSHPool, SSHService
 
 pytestmark = pytest.mark.testbed
@@ -56,6 +58,14 @@ async def register(call: ToolCaller, testbed: Testbed, name: str = "tb", **overr
     answer = await call("add_server", **{**fields, **overrides})
     assert answer.envelope["success"], answer.envelope
     return dict(answer.data["server"])
+
+
+async def register_pinned(call: ToolCaller, testbed: Testbed, name: str = "tb", **overrides: Any) -> dict[str, Any]:
+    """Register a server and pin its host key with test_connection, as other tools need."""
+    server = await register(call, testbed, name, **overrides)
+    pinned = await call("test_connection", server_id=name)
+    assert pinned.envelope["success"], pinned.envelope
+    return server
 
 
 def key_fields(path: Path, passphrase: str | None = None) -> dict[str, Any]:
@@ -147,13 +157,30 @@ async def test_rotated_host_key_is_refused_until_trusted(call: ToolCaller, testb
     assert after.data["connected"] and after.data["host_key_fingerprint"] == new
 
 
+async def test_a_viewer_cannot_pin_an_unpinned_servers_host_key(call: ToolCaller, testbed: Testbed,
+                                                                 tomo_app: TomoApp) -> None:  # fmt: skip
+    await register(call, testbed)
+    await act_as_user(tomo_app, "vic", Role.VIEWER)
+    for tool, arguments in (("get_server_info", {"refresh": True}), ("list_containers", {})):
+        answer = await call(tool, server_id="tb", **arguments)
+        assert answer.error == "HOST_KEY_UNKNOWN", (tool, answer.envelope)
+        assert "test_connection(server_id='tb')" in answer.envelope["message"]
+    assert (await call("get_server", server_id="tb")).data["server"]["host_key_fingerprint"] is None
+    assert tomo_app.services["ssh_pool"].stats()["connections"] == 0  # nothing was sent to the address
+    await act_as_user(tomo_app, "otto", Role.OPERATOR)
+    pinned = (await call("test_connection", server_id="tb")).data
+    assert pinned["host_key_pinned_now"]
+    await act_as_user(tomo_app, "vera", Role.VIEWER)
+    assert (await call("get_server_info", server_id="tb", refresh=True)).data["system_info"]["architecture"]
+
+
 # -- pooling and reconnection ---------------------------------------------------------------------
 
 
 async def test_fifty_concurrent_commands_through_the_service_share_one_connection(
     call: ToolCaller, testbed: Testbed, tomo_app: TomoApp
 ) -> None:
-    server = await register(call, testbed)
+    server = await register_pinned(call, testbed)
     ssh: SSHService = tomo_app.services["ssh_service"]
     results = await asyncio.gather(*(ssh.run(server["id"], ["sh", "-c", 'sleep 0.1; echo "$1"', "sh", str(i)])
                                      for i in range(50)))  # fmt: skip
@@ -173,7 +200,7 @@ def _sshd_pids_serving(local_port: int) -> list[int]:
 async def test_killed_connection_is_replaced_on_the_next_command(
     call: ToolCaller, testbed: Testbed, tomo_app: TomoApp
 ) -> None:
-    server = await register(call, testbed)
+    server = await register_pinned(call, testbed)
     ssh: SSHService = tomo_app.services["ssh_service"]
     await ssh.run(server["id"], ["true"])
     lazy: LazySSHPool = tomo_app.services["ssh_pool"]
@@ -232,7 +259,7 @@ async def test_metacharacters_in_the_apps_root_setting_are_rejected(call: ToolCa
 async def test_unusual_but_valid_apps_root_is_created_literally(call: ToolCaller, testbed: Testbed,
                                                                  scratch: str) -> None:  # fmt: skip
     apps_root = f"{scratch}/-x/a.b_c-d/apps"
-    await register(call, testbed)
+    await register_pinned(call, testbed)
     await call("update_settings", settings={"apps_root": apps_root})
     assert (await call("prepare_server", server_id="tb", wait_seconds=60)).envelope["success"]
     assert Path(apps_root).is_dir() and sorted(os.listdir(scratch)) == ["-x"]
@@ -308,7 +335,7 @@ async def test_prepare_server_finds_docker_and_compose_and_changes_nothing_the_s
     call: ToolCaller, testbed: Testbed, scratch: str
 ) -> None:
     apps_root = f"{scratch}/apps"
-    await register(call, testbed)
+    await register_pinned(call, testbed)
     await call("update_settings", settings={"apps_root": apps_root})
     first = await _prepare(call)
     assert first.envelope["success"], first.envelope
@@ -339,7 +366,7 @@ async def test_prepare_server_creates_apps_root_with_sudo_owned_by_the_ssh_user(
     call: ToolCaller, testbed: Testbed, opt_root: str
 ) -> None:
     apps_root = f"{opt_root}/apps"
-    await register(call, testbed)
+    await register_pinned(call, testbed)
     await call("update_settings", settings={"apps_root": apps_root})
     answer = await _prepare(call)
     assert answer.data["changes"] == [f"created {apps_root} owned by {testbed.user}"]
@@ -348,7 +375,7 @@ async def test_prepare_server_creates_apps_root_with_sudo_owned_by_the_ssh_user(
 
 async def test_prepare_server_without_sudo_says_what_to_allow(call: ToolCaller, testbed: Testbed,
                                                               opt_root: str) -> None:  # fmt: skip
-    await register(call, testbed, username=testbed.nosudo_user)
+    await register_pinned(call, testbed, username=testbed.nosudo_user)
     await call("update_settings", settings={"apps_root": f"{opt_root}/apps"})
     answer = await _prepare(call)
     assert answer.error == "COMMAND_FAILED"
@@ -361,7 +388,7 @@ async def test_prepare_server_without_sudo_says_what_to_allow(call: ToolCaller, 
 
 
 async def test_execute_command_output_is_bounded_and_timeout_kills(call: ToolCaller, testbed: Testbed) -> None:
-    await register(call, testbed)
+    await register_pinned(call, testbed)
     await call("update_settings", settings={"allow_execute_command": True, "execute_command_max_output": 1024})
     answer = await call("execute_command", server_id="tb", command="head -c 5000 /dev/zero | tr '\\0' a; echo END; "
                                                                      "echo oops >&2; exit 3", confirm=True)  # fmt: skip
@@ -526,7 +553,7 @@ async def test_health_check_stays_fast_while_servers_are_tested_and_commands_run
     for index, port in enumerate(testbed.extra_ports):
         auth = key_fields(testbed.key_rsa, testbed.key_passphrase) if index % 2 else {}
         await register(call, testbed, name=f"extra-{port}", port=port, **auth)
-    await register(call, testbed, name="main")
+    await register_pinned(call, testbed, name="main")
     names = [f"extra-{port}" for port in testbed.extra_ports]
     await asyncio.gather(*(call("test_connection", server_id=name) for name in names))  # system info cached
     await call("execute_command", server_id="main", command="true", confirm=True)  # first-call set-up done

@@ -26,9 +26,9 @@ class JobStarted:
     message: str
 
 
-#: The paging parameters of every list tool, described once (each description is sent in tools/list).
-PageLimit = Annotated[int, Field(ge=1, le=200, description="Items per page.")]
-PageOffset = Annotated[int, Field(ge=0, description="Items to skip: next_offset of the previous page.")]
+#: The paging parameters of every list tool (each byte of a description is sent in every tools/list).
+PageLimit = Annotated[int, Field(ge=1, le=200)]
+PageOffset = Annotated[int, Field(ge=0, description="The previous page's next_offset.")]
 #: Items per page when the caller does not say: keeps an answer to a few thousand tokens.
 DEFAULT_PAGE_SIZE = 50
 
@@ -62,5 +62,5 @@ class Page(Generic[T]):
         shown = f"{self.offset + 1}-{self.offset + len(self.items)}"
         if self.next_offset is None:
             return f"{self.total} {noun}; showing {shown}."
-        return (f"{self.total} {noun}; showing {shown}. Next page: call {tool} again with "
-                f"offset={self.next_offset} and the same filters.")
+        return (f"{self.total} {noun}; showing {shown}. Next page: call {tool} with offset={self.next_offset}, "
+                "other arguments unchanged.")

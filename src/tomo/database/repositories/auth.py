@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tomo.database.engine import Database, duplicate_as
 from tomo.database.one_trip import OneTripSelect
+from tomo.database.paging import fetch_page
 from tomo.database.tables_auth import api_tokens, lockouts, login_failures, sessions, users
 from tomo.database.upsert import upsert
 from tomo.models.principal import Role
@@ -29,8 +30,8 @@ def _owner(values: Mapping[Any, Any], prefix: str = "") -> User:
     return User.model_validate({c.name: values[prefix + c.name] for c in _USER_COLUMNS})
 
 
-def _to_session(row: sa.Row[Any], now: datetime) -> LoginSession:
-    m = row._mapping
+def _to_session(row: sa.Row[Any] | Mapping[str, Any], now: datetime) -> LoginSession:
+    m = row._mapping if isinstance(row, sa.Row) else row
     return LoginSession(
         id=m["id"], user_id=m["user_id"], username=m["username"], created_at=m["created_at"],
         expires_at=m["expires_at"], revoked_at=m["revoked_at"], client_ip=m["client_ip"],
@@ -104,10 +105,12 @@ class UserRepository:
         async with self.database.connect() as conn:
             return (await conn.execute(sa.select(users.c.password_hash).where(users.c.id == user_id))).scalar()
 
-    async def list_all(self) -> list[User]:
+    async def page(self, limit: int, offset: int) -> tuple[list[User], int]:
+        """Users, oldest first, from ``offset`` (at most ``limit``), and how many there are."""
+        query = sa.select(*_USER_COLUMNS).order_by(users.c.created_at, users.c.id)
         async with self.database.connect() as conn:
-            rows = (await conn.execute(sa.select(*_USER_COLUMNS).order_by(users.c.created_at))).all()
-        return [_to_user(r) for r in rows]
+            rows, total = await fetch_page(conn, query, limit, offset)
+        return [_owner(row) for row in rows], total
 
     async def update(self, user_id: str, values: dict[str, Any]) -> None:
         self.generation += 1
@@ -157,12 +160,18 @@ class SessionRepository:
         rows = await self._select(sessions.c.id == session_id, now)
         return rows[0] if rows else None
 
-    async def list_sessions(self, user_id: str | None, now: datetime) -> list[LoginSession]:
-        """Sessions not yet expired (revoked ones included), newest first."""
+    async def list_sessions(self, user_id: str | None, now: datetime, limit: int,
+                            offset: int) -> tuple[list[LoginSession], int]:
+        """A page of the sessions not yet expired (revoked ones included), newest first, and their number."""
         condition: sa.ColumnElement[bool] = sessions.c.expires_at > now
         if user_id is not None:
             condition = condition & (sessions.c.user_id == user_id)
-        return await self._select(condition, now)
+        query = (sa.select(sessions, users.c.username)
+                 .select_from(sessions.join(users, sessions.c.user_id == users.c.id))
+                 .where(condition).order_by(sessions.c.created_at.desc(), sessions.c.id))
+        async with self.database.connect() as conn:
+            rows, total = await fetch_page(conn, query, limit, offset)
+        return [_to_session(row, now) for row in rows], total
 
     async def _select(self, condition: sa.ColumnElement[bool], now: datetime) -> list[LoginSession]:
         query = (sa.select(sessions, users.c.username)
@@ -204,9 +213,16 @@ class TokenRepository:
         rows = await self._select(api_tokens.c.id == token_id, now)
         return rows[0] if rows else None
 
-    async def list_tokens(self, user_id: str | None, now: datetime) -> list[ApiToken]:
+    async def list_tokens(self, user_id: str | None, now: datetime, limit: int,
+                          offset: int) -> tuple[list[ApiToken], int]:
+        """A page of one user's or everyone's tokens, newest first, and their number."""
         condition: sa.ColumnElement[bool] = sa.true() if user_id is None else api_tokens.c.user_id == user_id
-        return await self._select(condition, now)
+        query = (sa.select(api_tokens, users.c.username)
+                 .select_from(api_tokens.join(users, api_tokens.c.user_id == users.c.id))
+                 .where(condition).order_by(api_tokens.c.created_at.desc(), api_tokens.c.id))
+        async with self.database.connect() as conn:
+            rows, total = await fetch_page(conn, query, limit, offset)
+        return [_token(row, now) for row in rows], total
 
     async def _select(self, condition: sa.ColumnElement[bool], now: datetime) -> list[ApiToken]:
         query = (sa.select(api_tokens, users.c.username)

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tomo.database.engine import Database, duplicate_as
+from tomo.database.paging import fetch_page
 from tomo.database.tables_apps import installations
 
 HISTORY_LIMIT = 20
@@ -87,6 +88,15 @@ class InstallationRepository:
         async with self.database.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [_record(row) for row in rows]
+
+    async def page(self, server_id: str | None, limit: int, offset: int) -> tuple[list[InstallationRecord], int]:
+        """Installations by server and name from ``offset`` (at most ``limit``), and how many match."""
+        query = sa.select(installations).order_by(installations.c.server_id, installations.c.name)
+        if server_id is not None:
+            query = query.where(installations.c.server_id == server_id)
+        async with self.database.connect() as conn:
+            rows, total = await fetch_page(conn, query, limit, offset)
+        return [InstallationRecord(**row) for row in rows], total
 
     async def update(self, installation_id: str, values: dict[str, Any]) -> None:
         async with self.database.begin() as conn:

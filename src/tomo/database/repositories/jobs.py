@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tomo.database.engine import Database
+from tomo.database.paging import fetch_page
 from tomo.database.repositories.instances import InstanceRepository
 from tomo.database.tables import jobs
 from tomo.models.job import Job, JobError, JobStatus, JobSummary
@@ -98,15 +99,18 @@ class JobRepository:
             row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
         return _to_job(row) if row else None
 
-    async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
-        query = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
+    async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int,
+                          offset: int = 0) -> tuple[list[JobSummary], int]:
+        """A page of job summaries, newest first, and the number of jobs matching in all."""
+        columns = [jobs.c[name] for name in JobSummary.model_fields]  # not the steps, params and result
+        query = sa.select(*columns).order_by(jobs.c.created_at.desc(), jobs.c.id)
         if server_id:
             query = query.where(jobs.c.server_id == server_id)
         if status:
             query = query.where(jobs.c.status == status.value)
         async with self.database.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [JobSummary.model_validate({**_to_job(r).model_dump(), "error_code": r.error_code}) for r in rows]
+            rows, total = await fetch_page(conn, query, limit, offset)
+        return [JobSummary.model_validate(row) for row in rows], total
 
     async def active_for_resource(self, resource: str) -> str | None:
         query = sa.select(jobs.c.id).where(jobs.c.resource == resource, jobs.c.status.in_(ACTIVE)).limit(1)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tomo.database import paging
 from tomo.database import tables_marketplace as t
 from tomo.database.engine import Database, duplicate_as
 from tomo.database.repositories import search
@@ -75,6 +76,12 @@ class MarketplaceRepository:
         async with self.database.connect() as conn:
             return [dict(row._mapping) for row in await conn.execute(query)]
 
+    async def page_repos(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Repositories, the built-in one first, then by name, from ``offset``; and how many there are."""
+        query = sa.select(repos).order_by(repos.c.builtin.desc(), repos.c.name)
+        async with self.database.connect() as conn:
+            return await paging.fetch_page(conn, query, limit, offset)
+
     async def update_repo(self, repo_id: str, values: dict[str, Any]) -> None:
         async with self.database.begin() as conn:
             await conn.execute(repos.update().where(repos.c.id == repo_id).values(**values))
@@ -101,6 +108,21 @@ class MarketplaceRepository:
                 await search.unindex_repo(conn, repo_id)
             await conn.execute(apps.delete().where(apps.c.repo_id == repo_id))
             await conn.execute(repos.delete().where(repos.c.id == repo_id))
+
+    async def retire_repo(self, repo_id: str, keep: Sequence[str], values: dict[str, Any], now: datetime) -> None:
+        """Delete a repository's apps but ``keep``, which stay deprecated (installations use them), and update the
+        repository's row with ``values``; in one transaction."""
+        async with self.database.begin() as conn:
+            query = sa.select(apps.c.id).where(apps.c.repo_id == repo_id, apps.c.id.not_in(list(keep)))
+            gone = [str(app_id) for app_id in (await conn.execute(query)).scalars()]
+            if self.use_fts:
+                await search.unindex_apps(conn, [*gone, *keep])
+            for chunk in search.chunks(gone):
+                await conn.execute(apps.delete().where(apps.c.id.in_(chunk)))
+            await self._deprecate(conn, keep, now)
+            if self.use_fts:
+                await search.index_apps(conn, keep)
+            await conn.execute(repos.update().where(repos.c.id == repo_id).values(**values))
 
     async def stored_apps(self, repo_id: str) -> dict[str, StoredApp]:
         """The repository's apps by catalog app id."""

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tomo.database.engine import Database, duplicate_as
 from tomo.database.one_trip import OneTripSelect
+from tomo.database.paging import take_total, with_total
 from tomo.database.repositories.instances import InstanceRepository
 from tomo.database.tables_servers import servers
 from tomo.models.server import Server, SystemInfo
@@ -36,7 +37,13 @@ def _find_by_ref(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
 
 
 _FIND = _find_by_ref(*_PUBLIC)
-_LIST = OneTripSelect(sa.select(*_PUBLIC).order_by(sa.func.lower(servers.c.name)))  # list_servers, in one trip
+_LIST = OneTripSelect(sa.select(*_PUBLIC).order_by(sa.func.lower(servers.c.name)))
+#: list_servers: a page and the total in one trip (the count is on every row).
+_PAGE = OneTripSelect(
+    with_total(sa.select(*_PUBLIC)).order_by(sa.func.lower(servers.c.name), servers.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer))
+)
+_COUNT = OneTripSelect(sa.select(sa.func.count().label("count")).select_from(servers))
 _FIND_WITH_CREDENTIALS = _find_by_ref(*servers.c)
 
 
@@ -81,6 +88,14 @@ class ServerRepository:
 
     async def list_all(self) -> list[Server]:
         return [_to_server(row) for row in await _LIST.all(self.database)]
+
+    async def page(self, limit: int, offset: int) -> tuple[list[Server], int]:
+        """Servers by name from ``offset`` (at most ``limit``), and how many there are."""
+        rows = await _PAGE.all(self.database, limit=limit, offset=offset)
+        total = take_total(rows)
+        if total is None:
+            total = int((await _COUNT.all(self.database))[0]["count"]) if offset else 0
+        return [_to_server(row) for row in rows], total
 
     async def update(self, server_id: str, values: dict[str, Any]) -> bool:
         async with self.database.begin() as conn:

@@ -19,6 +19,7 @@ from tomo.database.types import new_id, utcnow
 from tomo.errors import AlreadyExists, ConflictError, InstallationNotFound, ValidationError
 from tomo.lib.encryption import Encryptor
 from tomo.lib.mcp.tooling import current_principal
+from tomo.models.common import Page
 from tomo.models.installation import (
     AppHealth,
     AppLogs,
@@ -314,10 +315,12 @@ class AppService:
         record = await self._record(installation_id)
         return await self.status.view(record, await self.status.observe(record))
 
-    async def list_installed_apps(self, server_id: str | None) -> list[InstallationSummary]:
+    async def list_installed_apps(self, server_id: str | None, limit: int, offset: int) -> Page[InstallationSummary]:
+        """A page of installations, each reconciled with Docker (only this page's servers are asked)."""
         if server_id is not None:
             server_id = (await self.servers.get(server_id)).id
-        return await self.status.summaries(await self.repo.list_all(server_id))
+        records, total = await self.repo.page(server_id, limit, offset)
+        return Page(await self.status.summaries(records), total, limit, offset)
 
     async def get_app_logs(self, installation_id: str, service: str | None, tail: int, since: str | None) -> AppLogs:
         return await self.status.logs(await self._record(installation_id), service, tail, since)

@@ -21,6 +21,7 @@ from tomo.database.types import new_id, utcnow
 from tomo.errors import AuthenticationFailed, ConflictError, InvalidToken, NotFoundError, TomoError
 from tomo.lib.mcp.tooling import current_principal
 from tomo.lib.security import API_TOKEN_PREFIX, PasswordHasher, decode_jwt, encode_jwt, load_jwt_secret
+from tomo.models.common import Page
 from tomo.models.log import AuditOutcome
 from tomo.models.principal import Principal, Transport
 from tomo.models.user import LoginResult, LoginSession, User
@@ -140,12 +141,12 @@ class AuthService:
         await self.sessions.revoke(self.clock(), session_id=principal.session_id)
         await self.audit.record(principal, "logout", {"session_id": principal.session_id}, AuditOutcome.SUCCESS)
 
-    async def list_sessions(self, user_id: str | None) -> list[LoginSession]:
-        """Unexpired sessions of one user or of everyone (the caller's own marked ``current``)."""
+    async def list_sessions(self, user_id: str | None, limit: int, offset: int) -> Page[LoginSession]:
+        """A page of the unexpired sessions of one user or of everyone (the caller's own marked ``current``)."""
         principal = current_principal()
         current = principal.session_id if principal else None
-        sessions = await self.sessions.list_sessions(user_id, self.clock())
-        return [s.model_copy(update={"current": s.id == current}) for s in sessions]
+        sessions, total = await self.sessions.list_sessions(user_id, self.clock(), limit, offset)
+        return Page([s.model_copy(update={"current": s.id == current}) for s in sessions], total, limit, offset)
 
     async def revoke_session(self, session_id: str) -> LoginSession:
         """End a session (own sessions, or anyone's for an admin)."""

@@ -15,6 +15,7 @@ from tomo.database.types import new_id, utcnow
 from tomo.errors import NotFoundError, PermissionDenied
 from tomo.lib.mcp.tooling import current_principal
 from tomo.lib.security import api_token_digest, new_api_token
+from tomo.models.common import Page
 from tomo.models.log import AuditOutcome
 from tomo.models.principal import Principal, Role, Transport
 from tomo.models.user import ApiToken, NewApiToken, User
@@ -96,9 +97,10 @@ class TokenService:
             raise NotFoundError(f"API token '{token_id}' not found; call list_api_tokens.")
         return token
 
-    async def list_tokens(self, user_id: str | None) -> list[ApiToken]:
-        """Tokens of one user, or of everyone, newest first."""
-        return await self.repo.list_tokens(user_id, self.clock())
+    async def list_tokens(self, user_id: str | None, limit: int, offset: int) -> Page[ApiToken]:
+        """A page of the tokens of one user, or of everyone, newest first."""
+        tokens, total = await self.repo.list_tokens(user_id, self.clock(), limit, offset)
+        return Page(tokens, total, limit, offset)
 
     async def revoke(self, token_id: str) -> ApiToken:
         """Revoke a token at once (own tokens, or anyone's for an admin)."""

@@ -20,6 +20,7 @@ from tomo.database.types import new_id, utcnow
 from tomo.errors import AlreadyExists, AuthenticationFailed, ConflictError, UserNotFound, ValidationError
 from tomo.lib.mcp.tooling import current_principal
 from tomo.lib.security import PasswordHasher
+from tomo.models.common import Page
 from tomo.models.log import AuditOutcome
 from tomo.models.principal import Principal, Role
 from tomo.models.user import User, Username
@@ -83,9 +84,10 @@ class UserService:
             raise UserNotFound(f"User '{username}' not found; call list_users.")
         return user
 
-    async def list_all(self) -> list[User]:
-        """Every user, oldest first."""
-        return await self.users.list_all()
+    async def list_page(self, limit: int, offset: int) -> Page[User]:
+        """A page of users, oldest first, with the number of accounts."""
+        users, total = await self.users.page(limit, offset)
+        return Page(users, total, limit, offset)
 
     async def has_users(self) -> bool:
         """Whether any account exists (none: stdio runs as the bootstrap admin)."""

@@ -288,9 +288,10 @@ class JobService:
         """Delete finished job records older than the given number of days; returns how many."""
         return await self.repo.purge_finished(utcnow() - timedelta(days=older_than_days))
 
-    async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int) -> list[JobSummary]:
-        """Recent jobs, newest first."""
-        return await self.repo.list_recent(server_id, status, limit)
+    async def list_recent(self, server_id: str | None, status: JobStatus | None, limit: int,
+                          offset: int = 0) -> tuple[list[JobSummary], int]:
+        """A page of recent jobs, newest first, and how many match in all."""
+        return await self.repo.list_recent(server_id, status, limit, offset)
 
     async def wait(self, job_id: str, timeout: float, on_progress: ProgressCallback | None = None) -> Job:
         """Wait until the job finishes or ``timeout`` passes, forwarding progress; returns the job."""

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tomo.database.repositories.marketplace import MarketplaceRepository
 from tomo.database.types import new_id, utcnow
-from tomo.errors import AlreadyExists, AppNotFound, RepoNotFound, ValidationError
+from tomo.errors import AlreadyExists, AppNotFound, ConflictError, RepoNotFound, ValidationError
 from tomo.lib import git
 from tomo.lib.mcp.tooling import current_principal
+from tomo.models.common import Page
 from tomo.models.marketplace import SearchFilters
 from tomo.services.marketplace.sync import BUILTIN_NAME, InUseCheck, SyncService
 
@@ -77,6 +78,24 @@ def app_detail(row: dict[str, Any], app: CatalogApp) -> dict[str, Any]:
     }
 
 
+def _refuse_removal(name: str, sync_job: str | None, used: list[str]) -> None:
+    """ConflictError when a sync runs or installations use apps of the repository (removal without force)."""
+    if sync_job is not None:
+        raise ConflictError(
+            f"Repository '{name}' is being synced (job {sync_job}); wait for it (get_job job_id='{sync_job}'), or "
+            "call remove_repo again with force=true to cancel the sync and remove it.",
+            details={"job_id": sync_job},
+        )
+    if used:
+        listed = ", ".join(used[:20]) + (f" and {len(used) - 20} more" if len(used) > 20 else "")
+        raise ConflictError(
+            f"Installations use {len(used)} app(s) of repository '{name}': {listed} (list_installed_apps shows "
+            "them). Uninstall them first, or call remove_repo again with force=true: its other apps go, these "
+            "stay as deprecated apps so their installations can still be updated.",
+            details={"apps_in_use": used},
+        )
+
+
 class MarketplaceService:
     """Repositories, search, app details and ratings."""
 
@@ -88,10 +107,11 @@ class MarketplaceService:
         """Register a source of app ids in use (e.g. installations); syncs keep such apps, deprecated."""
         self.sync.register_in_use_check(check)
 
-    async def list_repos(self) -> list[MarketplaceRepo]:
-        """Every repository, the built-in one first."""
+    async def list_repos(self, limit: int, offset: int) -> Page[MarketplaceRepo]:
+        """A page of repositories, the built-in one first, with their number."""
         await self.sync.ensure_builtin()
-        return [_repo_model(row) for row in await self.repo.list_repos()]
+        rows, total = await self.repo.page_repos(limit, offset)
+        return Page([_repo_model(row) for row in rows], total, limit, offset)
 
     async def add_repo(self, name: str, url: str, branch: str, format: str) -> MarketplaceRepo:
         """Register a repository (validated; nothing is fetched until sync_repo)."""
@@ -126,17 +146,34 @@ class MarketplaceService:
     async def _repo(self, repo_key: str) -> MarketplaceRepo:
         return _repo_model(await self._repo_row(repo_key))
 
-    async def remove_repo(self, repo_key: str) -> MarketplaceRepo:
-        """Delete a repository, its apps, their ratings and its checkout; the built-in one is refused."""
+    async def remove_repo(self, repo_key: str, *, force: bool) -> tuple[MarketplaceRepo, list[str]]:
+        """Delete a repository, its apps, their ratings and its checkout; returns it and the apps kept.
+
+        Refused while a sync runs or installations use its apps, unless ``force``: then the sync is cancelled
+        and the apps in use stay, deprecated, under the repository, which stays listed, disabled, as
+        ``removed`` (update_app keeps finding them; remove_repo again once they are uninstalled).
+        """
         row = await self._repo_row(repo_key)
         if row["builtin"]:
             raise ValidationError(
                 "The built-in catalog ships with Tomo and cannot be removed; hide its apps with "
                 f"toggle_repo(repo_id='{row['id']}', enabled=false) instead."
             )
-        await self.repo.delete_repo(row["id"])
+        sync_job = await self.sync.active_sync(row["id"])
+        in_use = await self.sync.apps_in_use()
+        used = sorted(app.id for app in (await self.repo.stored_apps(row["id"])).values() if app.id in in_use)
+        if not force:
+            _refuse_removal(row["name"], sync_job, used)
+        if sync_job is not None:
+            await self.sync.cancel_sync(sync_job)
+        if used:
+            note = f"Removed with force=true; kept, deprecated, for their installations: {', '.join(used)}"[:1000]
+            await self.repo.retire_repo(row["id"], used, {"enabled": False, "status": "removed", "last_error": note,
+                                                          "app_count": len(used)}, utcnow())
+        else:
+            await self.repo.delete_repo(row["id"])
         await self.sync.remove_checkout(row["id"])
-        return _repo_model(row)
+        return _repo_model(row), used
 
     async def toggle_repo(self, repo_key: str, enabled: bool) -> MarketplaceRepo:
         """Show (enabled) or hide (disabled) a repository's apps in search and browsing."""

@@ -126,6 +126,14 @@ class SyncService:
             used |= await check()
         return used
 
+    async def active_sync(self, repo_id: str) -> str | None:
+        """The id of the job syncing ``repo_id`` now, in any instance."""
+        return await self.jobs.active_for_resource(f"{SYNC_RESOURCE}{repo_id}")
+
+    async def cancel_sync(self, job_id: str) -> None:
+        """Cancel a sync job and wait (up to about 10 s) for it to end."""
+        await self.jobs.cancel(job_id)
+
     def checkout_dir(self, repo_id: str) -> Path:
         """Where a repository is checked out."""
         return self.catalogs_dir / repo_id

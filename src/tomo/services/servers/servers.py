@@ -33,6 +33,7 @@ from tomo.errors import (
 )
 from tomo.lib.encryption import Encryptor
 from tomo.lib.mcp.tooling import current_principal
+from tomo.models.common import Page
 from tomo.models.server import (
     AuthType,
     CommandOutput,
@@ -114,6 +115,11 @@ class ServerService:
     async def list_all(self) -> list[ServerSummary]:
         """Every server, by name."""
         return [ServerSummary.of(server) for server in await self.repo.list_all()]
+
+    async def list_page(self, limit: int, offset: int) -> Page[ServerSummary]:
+        """A page of servers, by name, with the number registered."""
+        servers, total = await self.repo.page(limit, offset)
+        return Page([ServerSummary.of(server) for server in servers], total, limit, offset)
 
     async def add(self, data: ServerCreate) -> tuple[Server, str | None]:
         """Register a server (no connection is made); returns it and a note for the caller, if any."""

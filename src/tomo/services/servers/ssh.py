@@ -3,8 +3,12 @@
 This is what every feature that acts on a server calls (server tools, Docker, app deployment,
 monitoring): ``run(server_id, argv)``, ``stream``, ``put_file``, ``get_file``, ``makedirs``.
 It resolves the server to an :class:`~tomo.lib.ssh.SSHTarget` with decrypted credentials (cached
-per server until the server changes), pins the host key on the first successful connection, and
-runs everything through the one connection pool.
+per server until the server changes) and runs everything through the one connection pool.
+
+Host keys are pinned only on purpose: by :meth:`SSHService.probe` (an operator's test_connection, trust on
+first use) or by an admin's trust_host_key. Every other use of a server whose key is not pinned yet fails
+with HOST_KEY_UNKNOWN before anything is sent, so a viewer's read-only tool cannot decide which machine a
+server's credentials go to.
 
 The pool is created on first use: importing asyncssh costs about 120 ms, which start-up must not pay.
 It takes ``ssh_connect_timeout``, ``ssh_keepalive_interval`` and ``ssh_max_channels`` from the
@@ -24,7 +28,7 @@ import structlog
 
 from tomo.database.repositories.servers import ServerRepository
 from tomo.database.types import utcnow
-from tomo.errors import ServerNotFound
+from tomo.errors import HostKeyUnknown, ServerNotFound
 from tomo.lib.encryption import Encryptor
 from tomo.lib.ssh.command import CommandResult
 from tomo.models.server import Server
@@ -38,6 +42,15 @@ log = structlog.get_logger("tomo.ssh_service")
 DEFAULT_MAX_OUTPUT = 1_000_000
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 _RETIRE_POLL_S = 0.5
+
+
+def host_key_unknown(name: str) -> HostKeyUnknown:
+    """The error for a server whose host key nobody has pinned yet."""
+    return HostKeyUnknown(
+        f"Server '{name}' has no pinned SSH host key yet, so Tomo does not connect to it. An operator runs "
+        f"test_connection(server_id='{name}') once: it logs in and pins the key the server presents (trust on "
+        "first use); an admin can instead pin a fingerprint checked on the server with trust_host_key."
+    )
 
 
 def server_not_found(ref: str) -> ServerNotFound:
@@ -298,10 +311,13 @@ class SSHService:
         return await self.pool.get().host_key_fingerprint(await self.target(server_id))
 
     async def _pinned_target(self, server_id: str) -> SSHTarget:
+        """The target of a server whose host key is pinned; HostKeyUnknown otherwise (nothing is sent)."""
         target = await self.target(server_id)
+        if target.pinned_fingerprint is not None:
+            return target
+        server, target = await self._load(server_id)  # the cache may predate another instance's pin
         if target.pinned_fingerprint is None:
-            await self.probe(server_id)
-            target = await self.target(server_id)
+            raise host_key_unknown(server.name)
         return target
 
     async def _pin(self, target: SSHTarget, fingerprint: str) -> None:

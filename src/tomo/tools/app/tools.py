@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from tomo.lib.mcp.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
-from tomo.models.common import JobStarted, Reply
+from tomo.models.common import DEFAULT_PAGE_SIZE, JobStarted, PageLimit, PageOffset, Reply
 from tomo.models.docker import ServiceName
 from tomo.models.installation import AppVersion, InstallationCompose, InstallConfig
 from tomo.models.principal import Role
@@ -83,14 +83,16 @@ class AppTools:
         server_id: Annotated[
             str | None, Field(max_length=64, description="Only apps on this server (id or name); default all.")
         ] = None,
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        offset: PageOffset = 0,
     ) -> Reply:
         """List installed apps with their status as Docker reports it now, and their URLs.
 
-        Asks each server once (about a second); a server that does not answer shows its apps'
+        Asks each server of the page once (about a second); a server that does not answer shows its apps'
         last known status with reachable=false. Use get_installation for one app's details.
         """
-        installations = await self.apps.list_installed_apps(server_id)
-        return Reply(f"{len(installations)} installed app(s).", {"installations": installations})
+        page = await self.apps.list_installed_apps(server_id, limit, offset)
+        return page.reply("list_installed_apps", "installations", "installed app(s)")
 
     @tomo_tool(read_only=True, idempotent=True, open_world=True, title="Get installation")
     async def get_installation(self, installation_id: InstallationId) -> Reply:

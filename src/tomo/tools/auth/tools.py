@@ -8,7 +8,7 @@ from pydantic import Field
 
 from tomo.errors import AuthenticationRequired, ConflictError, PermissionDenied
 from tomo.lib.mcp.tooling import current_principal, tomo_tool
-from tomo.models.common import Reply
+from tomo.models.common import DEFAULT_PAGE_SIZE, PageLimit, PageOffset, Reply
 from tomo.models.principal import Principal, Role
 from tomo.models.user import EntityId, Password, Username
 from tomo.services.auth.auth import AuthService
@@ -138,10 +138,10 @@ class AuthTools:
         return Reply(f"Deleted user '{user.username}'.", {"user": user})
 
     @tomo_tool(role=Role.ADMIN, read_only=True, idempotent=True, title="List users")
-    async def list_users(self) -> Reply:
-        """List every user account with role, active flag and last login (never passwords)."""
-        users = await self.users.list_all()
-        return Reply(f"{len(users)} user(s).", {"users": users})
+    async def list_users(self, limit: PageLimit = DEFAULT_PAGE_SIZE, offset: PageOffset = 0) -> Reply:
+        """List user accounts, oldest first, with role, active flag and last login (never passwords)."""
+        page = await self.users.list_page(limit, offset)
+        return page.reply("list_users", "users", "user(s)")
 
     @tomo_tool(title="Change password")
     async def change_password(
@@ -173,15 +173,16 @@ class AuthTools:
         return Reply(f"Password reset for '{user.username}'; their sessions were signed out.")
 
     @tomo_tool(read_only=True, idempotent=True, title="List sessions")
-    async def list_sessions(self, user_id: AdminsOnlyUser = None) -> Reply:
+    async def list_sessions(
+        self, user_id: AdminsOnlyUser = None, limit: PageLimit = DEFAULT_PAGE_SIZE, offset: PageOffset = 0
+    ) -> Reply:
         """List unexpired login sessions with when and from where they started.
 
         Everyone sees their own sessions (yours is marked current); admins see everyone's, or
         one user's with user_id. End one with revoke_session.
         """
-        owner = await self._owner(user_id)
-        sessions = await self.auth.list_sessions(owner)
-        return Reply(f"{len(sessions)} session(s).", {"sessions": sessions})
+        page = await self.auth.list_sessions(await self._owner(user_id), limit, offset)
+        return page.reply("list_sessions", "sessions", "session(s)")
 
     @tomo_tool(idempotent=True, title="Revoke session")
     async def revoke_session(
@@ -220,14 +221,15 @@ class AuthTools:
                      "Copy it now: it is shown only once.", created)
 
     @tomo_tool(read_only=True, idempotent=True, title="List API tokens")
-    async def list_api_tokens(self, user_id: AdminsOnlyUser = None) -> Reply:
+    async def list_api_tokens(
+        self, user_id: AdminsOnlyUser = None, limit: PageLimit = DEFAULT_PAGE_SIZE, offset: PageOffset = 0
+    ) -> Reply:
         """List API tokens (name, role, prefix, expiry, last use); never the secrets.
 
         Everyone sees their own tokens; admins see everyone's, or one user's with user_id.
         """
-        owner = await self._owner(user_id)
-        tokens = await self.tokens.list_tokens(owner)
-        return Reply(f"{len(tokens)} API token(s).", {"tokens": tokens})
+        page = await self.tokens.list_tokens(await self._owner(user_id), limit, offset)
+        return page.reply("list_api_tokens", "tokens", "API token(s)")
 
     @tomo_tool(idempotent=True, title="Revoke API token")
     async def revoke_api_token(

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from tomo.lib.mcp.tooling import tomo_resource, tomo_tool
-from tomo.models.common import JobStarted, Reply
+from tomo.models.common import DEFAULT_PAGE_SIZE, JobStarted, Page, PageLimit, PageOffset, Reply
 from tomo.models.principal import Role
 from tomo.services.marketplace.marketplace import MarketplaceService
 
@@ -28,15 +28,15 @@ class MarketplaceTools:
         self.marketplace = marketplace_service
 
     @tomo_tool(read_only=True, idempotent=True, title="List catalog repositories")
-    async def list_repos(self) -> Reply:
+    async def list_repos(self, limit: PageLimit = DEFAULT_PAGE_SIZE, offset: PageOffset = 0) -> Reply:
         """List the marketplace's catalog repositories with their app count, last sync, status and format.
 
         The built-in catalog ("builtin") is always there; others come from add_repo. Status "error" (last
         sync failed) or "interrupted" (Tomo stopped during a sync) has the reason in last_error; sync_repo
         retries.
         """
-        repos = await self.marketplace.list_repos()
-        return Reply(f"{len(repos)} repositories.", {"repos": repos})
+        page = await self.marketplace.list_repos(limit, offset)
+        return page.reply("list_repos", "repos", "repositories")
 
     @tomo_tool(role=Role.ADMIN, title="Add catalog repository")
     async def add_repo(
@@ -68,17 +68,28 @@ class MarketplaceTools:
                      {"repo": repo})
 
     @tomo_tool(role=Role.ADMIN, destructive=True, title="Remove catalog repository")
-    async def remove_repo(self, repo_id: RepoId, confirm: bool = False) -> Reply:
+    async def remove_repo(
+        self,
+        repo_id: RepoId,
+        confirm: bool = False,
+        force: Annotated[bool, Field(description="Cancel a running sync; keep installed apps, deprecated.")] = False,
+    ) -> Reply:
         """Remove a catalog repository with all its apps, their ratings and its local checkout.
 
-        Installed apps keep running. The built-in catalog cannot be removed (toggle_repo hides it).
-        Destructive: call with confirm=true once the user agreed.
+        Refused while it syncs or its apps are installed (named), unless force=true: the sync is cancelled
+        and installed apps stay, deprecated, for update_app. The built-in catalog cannot be removed
+        (toggle_repo hides it). Destructive: call with confirm=true once the user agreed.
 
         Args:
             confirm: must be true to proceed.
         """
-        repo = await self.marketplace.remove_repo(repo_id)
-        return Reply(f"Repository '{repo.name}' and its {repo.app_count} apps were removed.", {"repo": repo})
+        repo, kept = await self.marketplace.remove_repo(repo_id, force=force)
+        if not kept:
+            return Reply(f"Repository '{repo.name}' and its {repo.app_count} apps were removed.",
+                         {"repo": repo, "kept": []})
+        return Reply(f"Repository '{repo.name}' was removed but for {len(kept)} app(s) still installed, kept as "
+                     f"deprecated: {', '.join(kept[:20])}. Call remove_repo again once they are uninstalled.",
+                     {"repo": repo, "kept": kept})
 
     @tomo_tool(role=Role.ADMIN, job=True, open_world=True, title="Sync catalog repository")
     async def sync_repo(self, repo_id: RepoId) -> JobStarted:
@@ -115,7 +126,7 @@ class MarketplaceTools:
         repo_id: Annotated[str | None, Field(max_length=64, description="Only this repository (id or name).")] = None,
         featured: Annotated[bool | None, Field(description="Only featured (true) or other (false) apps.")] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="Apps per page.")] = 20,
-        offset: Annotated[int, Field(ge=0, description="Apps to skip (for paging).")] = 0,
+        offset: PageOffset = 0,
     ) -> Reply:
         """Search the marketplace's apps by words, ranked by relevance, with filters and paging.
 
@@ -125,9 +136,7 @@ class MarketplaceTools:
         shows one in full.
         """
         apps, total = await self.marketplace.search(query, category, tags, repo_id, featured, limit, offset)
-        shown = f"{offset + 1}-{offset + len(apps)}" if apps else "none"
-        return Reply(f"{total} apps match; showing {shown}.",
-                     {"apps": apps, "total": total, "limit": limit, "offset": offset})
+        return Page(apps, total, limit, offset).reply("search_marketplace", "apps", "matching app(s)")
 
     @tomo_tool(read_only=True, idempotent=True, title="Get marketplace app")
     async def get_marketplace_app(self, app_id: AppId) -> Reply:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from tomo.lib.mcp.tooling import quoted, tomo_prompt, tomo_resource, tomo_tool
-from tomo.models.common import JobStarted, Reply
+from tomo.models.common import DEFAULT_PAGE_SIZE, JobStarted, PageLimit, PageOffset, Reply
 from tomo.models.principal import Role
 from tomo.models.server import (
     AuthType,
@@ -76,17 +76,15 @@ class ServerTools:
         return Reply(message, {"server": server})
 
     @tomo_tool(read_only=True, idempotent=True, title="List servers")
-    async def list_servers(self) -> Reply:
-        """List every registered server with its status, in a compact form (never credentials).
+    async def list_servers(self, limit: PageLimit = DEFAULT_PAGE_SIZE, offset: PageOffset = 0) -> Reply:
+        """List registered servers by name, a page at a time, in a compact form (never credentials).
 
         Status is what the last test_connection found: online, offline (unreachable), error (login or
         host key refused) or unknown (never tested). Its ids and names are what server_id takes;
         get_server shows one server in full.
         """
-        servers = await self.servers.list_all()
-        if not servers:
-            return Reply("No servers registered yet; add one with add_server.", {"servers": []})
-        return Reply(f"{len(servers)} server(s).", {"servers": servers})
+        page = await self.servers.list_page(limit, offset)
+        return page.reply("list_servers", "servers", "server(s)", "No servers registered yet; add one with add_server.")
 
     @tomo_tool(read_only=True, idempotent=True, title="Get server")
     async def get_server(self, server_id: ServerRef) -> Reply:
@@ -160,11 +158,12 @@ class ServerTools:
     ) -> Reply:
         """Log in to a server over SSH, run a trivial command, and return its system info (OS, CPU, RAM, disk, Docker).
 
-        The first success pins the host key (trust on first use); later connections must present it,
-        else HOST_KEY_MISMATCH. Updates status and last_seen; re-reads system info older than 10
-        minutes. Errors say what to fix: CONNECTION_FAILED (address, port, firewall, power),
-        AUTHENTICATION_FAILED (update_server), HOST_KEY_MISMATCH (trust_host_key, admin, only if
-        expected). About a second; up to ssh_connect_timeout when unreachable.
+        The first success pins the host key (trust on first use; other tools refuse an unpinned server:
+        HOST_KEY_UNKNOWN); later connections must present it, else HOST_KEY_MISMATCH. Updates status
+        and last_seen; re-reads system info older than 10 minutes. Errors say what to fix:
+        CONNECTION_FAILED (address, port, firewall, power), AUTHENTICATION_FAILED (update_server),
+        HOST_KEY_MISMATCH (trust_host_key, admin, only if expected). About a second; up to
+        ssh_connect_timeout when unreachable.
         """
         result = await self.servers.test_connection(server_id, reconnect=reconnect)
         pinned = ("host key pinned now (first connection): later connections must present it"
@@ -247,8 +246,12 @@ class ServerTools:
 
     @tomo_resource("tomo://servers", title="Servers")
     async def servers_resource(self) -> dict[str, Any]:
-        """Every registered server with its status, as list_servers returns them (never credentials)."""
-        return {"servers": await self.servers.list_all()}
+        """The registered servers with their status, as list_servers answers (never credentials).
+
+        Its first page: total and has_more tell whether list_servers has more.
+        """
+        first_page: dict[str, Any] = (await self.list_servers()).data
+        return first_page
 
     @tomo_resource("tomo://servers/{server_id}", title="Server")
     async def server_resource(self, server_id: str) -> dict[str, Any]:

@@ -69,7 +69,7 @@ async def test_bad_inputs_fail_before_any_job_or_remote_call(apps: Any, runner: 
     service, server_id = apps
     with pytest.raises(ValidationError, match="ADMIN_PASSWORD .* is required"):
         await service.install_app(server_id, "testapps/vault", {"name": "v"})
-    assert runner.calls == [] and await service.list_installed_apps(None) == []
+    assert runner.calls == [] and (await service.list_installed_apps(None, 50, 0)).items == []
 
 
 async def test_a_failed_up_rolls_back_in_order_and_leaves_no_record(apps: Any, runner: RecordingRunner,

@@ -61,7 +61,7 @@ async def test_an_unreachable_server_shows_the_last_known_status(apps: Any, serv
     installation = await service.get_installation(installation_id)
     assert (installation.status.value, installation.reachable) == ("running", False)
     assert installation.status_note is not None and "did not answer" in installation.status_note
-    [summary] = await service.list_installed_apps(None)
+    [summary] = (await service.list_installed_apps(None, 50, 0)).items
     assert summary.reachable is False and summary.status.value == "running"
 
 
@@ -99,7 +99,7 @@ async def test_listing_asks_each_server_once(apps: Any, runner: RecordingRunner)
     await installed(service, server_id, "one")
     await installed(service, server_id, "two", app="duo")
     runner.calls.clear()
-    summaries = await service.list_installed_apps(server_id)
+    summaries = (await service.list_installed_apps(server_id, 50, 0)).items
     assert [(s.name, s.status.value) for s in summaries] == [("one", "running"), ("two", "running")]
     assert runner.argvs() == [["docker", "ps", "--no-trunc", "--format", "{{json .}}", "--all",
                                "--filter", "label=com.docker.compose.project"]]

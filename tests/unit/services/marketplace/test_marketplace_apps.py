@@ -114,7 +114,7 @@ async def test_builtin_catalog_is_imported_on_first_use_not_at_start(tomo_config
     async with app.database.connect() as conn:
         count = (await conn.execute(sa.text("SELECT count(*) FROM marketplace_repos"))).scalar_one()
     assert count == 0
-    assert [repo.name for repo in await marketplace(app).list_repos()] == ["builtin"]
+    assert [repo.name for repo in (await marketplace(app).list_repos(50, 0)).items] == ["builtin"]
     await app.shutdown()
 
 
@@ -131,13 +131,13 @@ async def test_builtin_catalog_is_reimported_only_when_its_content_changes(
     monkeypatch.setattr(tomo.lib.catalog, "import_catalog", counting_import)
     for _ in range(2):  # two processes in turn on the same data directory
         app = await ready(build_app(tomo_config))
-        await marketplace(app).list_repos()
-        await marketplace(app).list_repos()
+        await marketplace(app).list_repos(50, 0)
+        await marketplace(app).list_repos(50, 0)
         await app.database.dispose()
     assert len(imports) == 1
     monkeypatch.setattr(sync_service, "tree_hash", lambda root: "changed")
     app = await ready(build_app(tomo_config))
-    [repo] = await marketplace(app).list_repos()
+    [repo] = (await marketplace(app).list_repos(50, 0)).items
     assert len(imports) == 2 and repo.app_count >= 15
     await app.database.dispose()
 

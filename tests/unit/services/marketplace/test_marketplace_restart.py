@@ -25,13 +25,13 @@ async def test_a_repository_left_syncing_by_a_crash_is_interrupted_after_restart
 
     restarted = build_app(tomo_config)
     await restarted.startup()
-    repos = {repo.name: repo for repo in await marketplace(restarted).list_repos()}
+    repos = {repo.name: repo for repo in (await marketplace(restarted).list_repos(50, 0)).items}
     assert repos["cut-short"].status == "interrupted"
     assert "did not finish" in (repos["cut-short"].last_error or "")
     assert "sync_repo" in (repos["cut-short"].last_error or "")
     assert (repos[untouched.name].status, repos[untouched.name].last_error) == ("new", None)
     job = await sync(restarted, cut_short.id)
     assert job.status.value == "succeeded", job.error
-    again = {repo.name: repo for repo in await marketplace(restarted).list_repos()}["cut-short"]
+    again = {repo.name: repo for repo in (await marketplace(restarted).list_repos(50, 0)).items}["cut-short"]
     assert (again.status, again.last_error, again.app_count) == ("ok", None, 1)
     await restarted.shutdown()

@@ -21,11 +21,21 @@ import asyncssh
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.authkit import act_as_user
 from tests.conftest import ToolCaller, heap_frozen
 
-from tomo.errors import AuthenticationFailed, CommandFailed, ConnectionFailed, HostKeyMismatch, TomoError
+from tomo.database.types import utcnow
+from tomo.errors import (
+    AuthenticationFailed,
+    CommandFailed,
+    ConnectionFailed,
+    HostKeyMismatch,
+    HostKeyUnknown,
+    TomoError,
+)
 from tomo.lib.ssh import CommandResult, SSHTarget
 from tomo.main import TomoApp
+from tomo.models.principal import Role
 from tomo.services.servers.servers import ServerService
 from tomo.services.servers.ssh import LazySSHPool, SSHService
 from tomo.services.servers.system_info import system_info_argv
@@ -364,16 +374,48 @@ async def test_failed_connection_records_status_and_last_error(call: ToolCaller,
     assert server["host_key_fingerprint"] is None
 
 
-async def test_any_command_pins_the_host_key_first(call: ToolCaller, fake: FakePool, tomo_app: TomoApp) -> None:
+async def test_a_command_on_an_unpinned_server_is_host_key_unknown(call: ToolCaller, fake: FakePool,
+                                                                    tomo_app: TomoApp) -> None:  # fmt: skip
     server = await add(call)
     ssh: SSHService = tomo_app.services["ssh_service"]
-    result = await ssh.run(server["id"], ["echo", "hi"])
-    assert result.ok and len(fake.probes) == 1 and fake.runs[-1][0].pinned_fingerprint == KEY_A
-    assert (await call("get_server", server_id="nas")).data["server"]["host_key_fingerprint"] == KEY_A
+    with pytest.raises(HostKeyUnknown, match=r"test_connection\(server_id='nas'\)"):
+        await ssh.run(server["id"], ["echo", "hi"])
+    assert fake.probes == [] and fake.runs == []  # nothing was sent to whatever answers at that address
+    assert (await call("get_server", server_id="nas")).data["server"]["host_key_fingerprint"] is None
+    await call("test_connection", server_id="nas")
+    assert (await ssh.run(server["id"], ["echo", "hi"])).ok and fake.runs[-1][0].pinned_fingerprint == KEY_A
+
+
+async def test_a_viewers_read_tool_does_not_pin_the_host_key(call: ToolCaller, fake: FakePool,
+                                                             tomo_app: TomoApp) -> None:  # fmt: skip
+    await add(call)
+    await act_as_user(tomo_app, "vic", Role.VIEWER)
+    answer = await call("get_server_info", server_id="nas", refresh=True)
+    assert answer.error == "HOST_KEY_UNKNOWN" and "test_connection" in answer.envelope["message"]
+    assert (await call("get_server", server_id="nas")).data["server"]["host_key_fingerprint"] is None
+    assert fake.probes == [] and fake.runs == []
+
+
+async def test_trust_host_key_pins_an_unpinned_server(call: ToolCaller, fake: FakePool) -> None:
+    await add(call)
+    trusted = await call("trust_host_key", server_id="nas", fingerprint=KEY_A)
+    assert trusted.data["changed"] and trusted.data["server"]["host_key_fingerprint"] == KEY_A
+    assert (await call("get_server_info", server_id="nas", refresh=True)).data["system_info"]["cpu_count"] == 4
+
+
+async def test_a_pin_by_another_instance_is_seen_without_waiting_for_the_change_counter(
+    call: ToolCaller, fake: FakePool, tomo_app: TomoApp
+) -> None:
+    server = await add(call)
+    ssh: SSHService = tomo_app.services["ssh_service"]
+    await ssh.target(server["id"])  # cached while unpinned
+    await tomo_app.services["server_service"].repo.pin_host_key(server["id"], KEY_A, utcnow(), replace=False)
+    assert (await ssh.run(server["id"], ["true"])).ok and fake.runs[-1][0].pinned_fingerprint == KEY_A
 
 
 async def test_server_info_is_cached_until_refresh(call: ToolCaller, fake: FakePool) -> None:
     await add(call)
+    await call("trust_host_key", server_id="nas", fingerprint=KEY_A)
     first = await call("get_server_info", server_id="nas")
     assert first.data["cached"] is False and first.data["system_info"]["cpu_count"] == 4
     runs = len(fake.runs)
@@ -395,6 +437,7 @@ async def test_execute_command_is_disabled_by_default(call: ToolCaller, fake: Fa
 
 async def test_execute_command_runs_sh_c_with_timeout_and_output_limit(call: ToolCaller, fake: FakePool) -> None:
     await add(call)
+    await call("trust_host_key", server_id="nas", fingerprint=KEY_A)
     await call("update_settings", settings={"allow_execute_command": True, "execute_command_max_output": 2048})
     answer = await call("execute_command", server_id="nas", command="df -h / | tail -1", timeout=5, confirm=True)
     assert answer.data == {"exit_status": 0, "stdout_tail": "ran\n", "stderr_tail": "", "truncated": False,
