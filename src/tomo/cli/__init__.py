@@ -1,4 +1,5 @@
-"""The ``tomo`` command: serve MCP over stdio or HTTP, list tools, show the version.
+"""The ``tomo`` command: serve MCP over stdio or HTTP, call any tool (cli/call.py) or an everyday verb
+(cli/verbs.py), manage admins and tokens, list tools, show the version.
 
 Imports stay inside the commands: a desktop client spawns ``tomo serve`` on every
 launch, so start-up must not pay for what a command does not use.
@@ -21,6 +22,7 @@ import typer
 from tomo.cli.call import call as tool_call
 from tomo.cli.common import DataDir
 from tomo.cli.common import load_config as _config
+from tomo.cli.verbs import register as register_verbs
 
 if TYPE_CHECKING:
     from tomo.lib.config import TomoConfig
@@ -242,6 +244,7 @@ def token_create(
 
 
 app.command("call")(tool_call)
+register_verbs(app)
 
 
 def main() -> None:

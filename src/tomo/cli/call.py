@@ -92,9 +92,23 @@ def call(
     run_tool(tool, Target(data_dir, user, remote, token), json_out, words=arguments or [])
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool and its arguments: ``words`` (key=value, parsed by the tool's schema) or typed ``arguments``."""
+
+    tool: str
+    arguments: Mapping[str, Any] | None = None
+    words: list[str] | None = None
+
+
 def run_tool(tool: str, target: Target, json_out: bool, *, words: list[str] | None = None,
              arguments: Mapping[str, Any] | None = None) -> None:
-    """Call ``tool`` with ``words`` (key=value, parsed by its schema) or typed ``arguments``; exit with its status."""
+    """Call ``tool``, show its answer and exit with its status."""
+    run_calls([ToolCall(tool, arguments, words)], target, json_out)
+
+
+def run_calls(calls: list[ToolCall], target: Target, json_out: bool) -> None:
+    """Make ``calls`` in one session, show each answer (a JSON list for several) and exit with the worst status."""
     from rich.console import Console
 
     from tomo.cli.args import UsageError
@@ -102,7 +116,7 @@ def run_tool(tool: str, target: Target, json_out: bool, *, words: list[str] | No
 
     out, err = Console(), Console(stderr=True)
     try:
-        envelope = _run(_call(tool, target, words, arguments, JobProgress(err, tool)))
+        envelopes = _run(_call_all(calls, target, err))
     except UsageError as exc:
         err.print(f"[bold red]Usage:[/] {_escape(exc.message)}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -112,12 +126,18 @@ def run_tool(tool: str, target: Target, json_out: bool, *, words: list[str] | No
     if json_out:
         import json
 
-        typer.echo(json.dumps(envelope, indent=2))
+        typer.echo(json.dumps(envelopes[0] if len(envelopes) == 1 else envelopes, indent=2))
     else:
-        render(envelope, out, err)
+        for envelope in envelopes:
+            render(envelope, out, err)
+    raise typer.Exit(max(exit_status(envelope) for envelope in envelopes))
+
+
+def exit_status(envelope: Mapping[str, Any]) -> int:
+    """0 for a success, 2 when the server refused the arguments, 1 for any other error."""
     if envelope.get("success"):
-        raise typer.Exit(EXIT_OK)
-    raise typer.Exit(EXIT_USAGE if envelope.get("error") == VALIDATION_ERROR else EXIT_TOOL_ERROR)
+        return EXIT_OK
+    return EXIT_USAGE if envelope.get("error") == VALIDATION_ERROR else EXIT_TOOL_ERROR
 
 
 class ConnectionFailed(Exception):
@@ -128,27 +148,32 @@ class ConnectionFailed(Exception):
         self.message = message
 
 
-async def _call(tool: str, target: Target, words: list[str] | None, arguments: Mapping[str, Any] | None,
-                progress: JobProgress) -> dict[str, Any]:
-    from tomo.cli.args import UsageError, check, closest, parse_arguments
-
+async def _call_all(calls: list[ToolCall], target: Target, err: Console) -> list[dict[str, Any]]:
     async with open_client(target) as client:
         offered = {listed.name: listed for listed in await client.list_tools()}
-        if tool not in offered:  # hidden from this user, or no such tool: the server says which
-            refused = await client.call_tool(tool, {}, raise_on_error=False)  # roles are checked first
-            if refused.structured_content is not None:
-                return dict(refused.structured_content)
-            raise UsageError(f"Unknown tool '{tool}'{closest(tool, offered)}; `tomo tools` lists them.")
-        schema = offered[tool].input_schema
-        if words is not None:
-            values = parse_arguments(words, schema, sys.stdin)
-        else:
-            values = {key: value for key, value in (arguments or {}).items() if value is not None}
-            check(values, schema)
-        try:
-            result = await client.call_tool(tool, values, raise_on_error=False, progress_handler=progress)
-        finally:
-            progress.stop()
+        return [await call_tool(client, offered, call, JobProgress(err, call.tool)) for call in calls]
+
+
+async def call_tool(client: Client[Any], offered: Mapping[str, Any], call: ToolCall,
+                    progress: JobProgress) -> dict[str, Any]:
+    """The envelope of ``call``, its arguments checked against the schema of the tool as ``offered``."""
+    from tomo.cli.args import UsageError, check, closest, parse_arguments
+
+    if call.tool not in offered:  # hidden from this user, or no such tool: the server says which
+        refused = await client.call_tool(call.tool, {}, raise_on_error=False)  # roles are checked first
+        if refused.structured_content is not None:
+            return dict(refused.structured_content)
+        raise UsageError(f"Unknown tool '{call.tool}'{closest(call.tool, offered)}; `tomo tools` lists them.")
+    schema = offered[call.tool].input_schema
+    if call.words is not None:
+        values = parse_arguments(call.words, schema, sys.stdin)
+    else:
+        values = {key: value for key, value in (call.arguments or {}).items() if value is not None}
+        check(values, schema)
+    try:
+        result = await client.call_tool(call.tool, values, raise_on_error=False, progress_handler=progress)
+    finally:
+        progress.stop()
     if result.structured_content is None:  # not a Tomo envelope: FastMCP refused the call itself
         text = " ".join(getattr(part, "text", "") for part in result.content)
         return {"success": False, "message": text or "The server gave no answer.", "error": "NO_ENVELOPE"}

@@ -35,7 +35,7 @@ def render(envelope: Mapping[str, Any], out: Console, err: Console) -> None:
             err.print(renderable(data, "Details"))
         return
     out.print(escape(str(envelope.get("message", ""))))
-    if data not in (None, {}, []):
+    if data not in (None, {}, []) and not _empty_page(data):
         out.print(renderable(data))
 
 
@@ -50,9 +50,9 @@ def renderable(data: Any, title: str | None = None) -> RenderableType:
         return Text(cell(data, limit=None))
     lists = {key: value for key, value in data.items() if _is_records(value)}
     rest = {key: value for key, value in data.items() if key not in lists}
-    if lists and set(rest) <= set(PAGING):
+    if lists and set(rest) <= set(PAGING):  # a page of a list tool; an empty one is said by the message
         caption = paging_caption(rest)
-        return Group(*(records_table(rows, key, caption) for key, rows in lists.items()))
+        return Group(*(records_table(rows, key, caption) for key, rows in lists.items() if rows))
     parts: list[RenderableType] = [key_value_panel(rest, title)] if rest else []
     parts.extend(records_table(rows, key, "") for key, rows in lists.items() if rows)
     return Group(*parts)
@@ -134,3 +134,12 @@ def paging_caption(paging: Mapping[str, Any]) -> str:
 
 def _is_records(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
+def _empty_page(data: Any) -> bool:
+    """A list tool's page without a single record (its message says so)."""
+    if not isinstance(data, dict):
+        return False
+    lists = [value for value in data.values() if _is_records(value)]
+    return bool(lists) and not any(lists) and set(data) - set(PAGING) == {
+        key for key, value in data.items() if _is_records(value)}
