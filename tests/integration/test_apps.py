@@ -406,6 +406,13 @@ async def test_remove_data_without_sudo_uses_a_helper_container(
         name = sandbox.name("web")
         installation = await installed(call, server_id, "webby", name, free_port(testbed.host))
         assert (sandbox.project_dir(name) / "data" / "logs").stat().st_uid == 0
+        database = sandbox.project_dir(name) / "data" / "db"  # as a database image leaves it: uid 999, mode 0700
+        (database / "base").mkdir(parents=True)
+        (database / "base" / "1259").write_text("rows")
+        for path in (database, database / "base", database / "base" / "1259"):
+            os.chown(path, 999, 999)
+        database.chmod(0o700)
+        (database / "base").chmod(0o700)
         done = ok(await call("uninstall_app", installation_id=installation["id"], remove_data=True, confirm=True,
                              wait_seconds=120))
         assert any("(container)" in (step["detail"] or "") for step in done["job"]["steps"]), done["job"]["steps"]

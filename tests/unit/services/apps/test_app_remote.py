@@ -35,7 +35,9 @@ async def test_the_helper_container_mounts_only_the_folder_removed_with_no_netwo
     volumes = [run[i + 1] for i, arg in enumerate(run) if arg in ("--volume", "-v", "--mount")]
     assert volumes == [f"/srv/apps/web:{HELPER_MOUNT}"]  # not /srv/apps, where every other app's .env lives
     assert run[run.index("--network") + 1] == "none"
-    assert run[run.index("--cap-drop") + 1] == "ALL" and "--cap-add" not in run and "--privileged" not in run
+    added = [run[i + 1] for i, arg in enumerate(run) if arg == "--cap-add"]
+    assert run[run.index("--cap-drop") + 1] == "ALL" and added == ["DAC_OVERRIDE", "FOWNER"]
+    assert "--privileged" not in run
     assert run[run.index("--security-opt") + 1] == "no-new-privileges"
     assert run[run.index("--") + 1:] == ["vendor/app:1", "-rf", "--", HELPER_MOUNT]
     argvs = [call.argv for call in runner.calls]
