@@ -6,13 +6,15 @@ up once per stretch of text, so a hostile catalog string costs linear time. What
 is, as Tomo has always read it:
 
 * a name right after ``${`` makes a reference, whatever follows (``${NAME/x}`` references NAME);
-* it is *closed* when ``}`` follows the name, or an operator and then, up to the first ``}``, the
-  argument; a nested ``${A:-${B}}`` therefore closes at B's brace (the argument is ``${B``);
+* it is *closed* when ``}`` follows the name, or an operator, the argument and the ``}`` that matches the
+  reference's own ``${`` (as Compose reads it: ``${A:-${B}/x}`` has the argument ``${B}/x``); the matching
+  braces are found in one more linear pass, only for a text whose argument holds a ``$``;
 * references inside an argument are found too (the scan goes on right after each name).
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ _NAME_START: Final = frozenset(string.ascii_letters + "_")
 _NAME_CHARS: Final = _NAME_START | frozenset(string.digits)
 _OPERATORS: Final = (":-", ":?", ":+", "-", "?", "+")
 _DEFAULTS: Final = (":-", "-")
+_BRACES: Final = re.compile(r"\$\$|\$\{|\}")  # escapes, openings and closings, in one linear pass
+_MAX_NESTING: Final = 8  # interpolate() fills nested defaults this deep, then shows the rest as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class Reference:
 def scan(text: str) -> Iterator[Reference]:
     """Every reference in ``text``, in order (``$$`` escapes are not references)."""
     position, close = text.find("$"), text.find("}")
+    matching: dict[int, int] | None = None
     while position != -1:
         after = position + 1
         if text.startswith("$", after):
@@ -76,13 +81,30 @@ def scan(text: str) -> Iterator[Reference]:
                 argument_start = name_end + len(operator or "")
                 if operator is not None and close < argument_start:
                     close = text.find("}", argument_start) if close != -1 else -1
-                if operator is None or close == -1:
+                nested = operator is not None and close != -1 and following != -1 and following < close
+                end = close
+                if nested:
+                    matching = _matching_braces(text) if matching is None else matching
+                    end = matching.get(after, -1)
+                if operator is None or end == -1:
                     yield Reference(text, name, position, name_end, braced=True, closed=False)
                 else:
-                    nested = following != -1 and following < close
-                    yield Reference(text, name, position, close + 1, braced=True, closed=True, operator=operator,
+                    yield Reference(text, name, position, end + 1, braced=True, closed=True, operator=operator,
                                     argument_start=argument_start, nested=nested)  # fmt: skip
         position = following
+
+
+def _matching_braces(text: str) -> dict[int, int]:
+    """For each ``{`` of a ``${``, the index of the ``}`` that closes it (nesting counted, ``$$`` skipped)."""
+    opened: list[int] = []
+    matching: dict[int, int] = {}
+    for match in _BRACES.finditer(text):
+        mark = match.group()
+        if mark == "${":
+            opened.append(match.start() + 1)
+        elif mark == "}" and opened:
+            matching[opened.pop()] = match.start()
+    return matching
 
 
 def _name_end(text: str, start: int) -> int:
@@ -129,15 +151,17 @@ def rename(text: str, mapping: Mapping[str, str]) -> str:
     return _spliced(text, renamed)
 
 
-def interpolate(text: str, value_of: Callable[[str], str | None]) -> str:
+def interpolate(text: str, value_of: Callable[[str], str | None], _depth: int = 0) -> str:
     """Fill closed references in from ``value_of`` (None: unset); unset ones stay as written; ``$$`` stays.
 
-    ``${NAME:-default}`` takes the default when NAME is unset or empty, ``${NAME-default}`` when unset;
-    the other operators are shown with the value (a display, not Compose's own evaluation).
+    ``${NAME:-default}`` takes the default when NAME is unset or empty, ``${NAME-default}`` when unset, and a
+    default holding references is filled in too (up to 8 levels deep); the other operators are shown with the
+    value (a display, not Compose's own evaluation).
     """
     if "$" not in text:
         return text
-    return _spliced(text, ((ref.start, ref.end, _filled(ref, value_of(ref.name))) for ref in _outermost(scan(text))))
+    return _spliced(text, ((ref.start, ref.end, _filled(ref, value_of, _depth))
+                           for ref in _outermost(scan(text))))
 
 
 def _outermost(references: Iterable[Reference]) -> Iterator[Reference]:
@@ -149,10 +173,11 @@ def _outermost(references: Iterable[Reference]) -> Iterator[Reference]:
             yield reference
 
 
-def _filled(reference: Reference, value: str | None) -> str:
-    operator = reference.operator
+def _filled(reference: Reference, value_of: Callable[[str], str | None], depth: int) -> str:
+    operator, value = reference.operator, value_of(reference.name)
     if operator in _DEFAULTS and (value is None or (operator == ":-" and value == "")):
-        return reference.argument or ""
+        argument = reference.argument or ""
+        return interpolate(argument, value_of, depth + 1) if reference.nested and depth < _MAX_NESTING else argument
     return reference.text[reference.start : reference.end] if value is None else value
 
 

@@ -41,9 +41,12 @@ def test_a_reference_says_where_it_ends_and_what_its_operator_and_argument_are()
     assert (nested.name, nested.closed, nested.operator) == ("N", True, None)
 
 
-def test_a_nested_default_closes_at_the_first_brace() -> None:
-    outer = next(scan("${A:-${B}}"))
-    assert (outer.argument, outer.nested, outer.literal_default) == ("${B", True, None)
+def test_a_nested_default_closes_at_its_own_brace_as_compose_reads_it() -> None:
+    outer = next(scan("${A:-${B}/x} ${C}"))
+    assert (outer.argument, outer.nested, outer.literal_default) == ("${B}/x", True, None)
+    assert [ref.name for ref in scan("${A:-${B:-$${C}}} ${D}")] == ["A", "B", "D"]
+    unclosed = next(scan("${A:-${B}"))
+    assert (unclosed.closed, unclosed.operator) == (False, None)
 
 
 @pytest.mark.parametrize(
@@ -79,8 +82,11 @@ def test_interpolate_fills_closed_references_and_keeps_the_rest() -> None:
     assert interpolate(text, values.get) == "a a d1  d3 ${UNSET} $$A a ${OPEN"
 
 
-def test_interpolate_reads_a_nested_default_as_compose_display_always_did() -> None:
+def test_interpolate_fills_a_nested_default() -> None:
     assert interpolate("${A:-${B}}", {}.get) == "${B}"
+    assert interpolate("${A:-${APP_DATA_DIR}/x}", {"APP_DATA_DIR": "/srv/data"}.get) == "/srv/data/x"
+    assert interpolate("${A:-${B:-${C}}}/y", {"C": "c"}.get) == "c/y"
+    assert interpolate("${A:-${APP_DATA_DIR}/x}", {"A": "set"}.get) == "set"
 
 
 def test_strings_are_mapped_and_read_everywhere_keys_included() -> None:
@@ -89,7 +95,8 @@ def test_strings_are_mapped_and_read_everywhere_keys_included() -> None:
     assert referenced_names(data) == {"K", "A", "B"}
 
 
-@pytest.mark.parametrize("hostile", ["${A:-" * 20_000, "${A" * 30_000 + "}", "$" * 100_001, "${A:-${A:-" * 10_000])
+@pytest.mark.parametrize("hostile", ["${A:-" * 20_000, "${A" * 30_000 + "}", "$" * 100_001, "${A:-${A:-" * 10_000,
+                                     "${A:-" * 20_000 + "}" * 20_000, "${A:-${B}/x}" * 20_000])
 def test_hostile_text_is_read_in_linear_time(hostile: str) -> None:
     started = time.process_time()
     list(scan(hostile))
