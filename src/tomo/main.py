@@ -150,8 +150,7 @@ def register_tasks(database: Database, services: dict[str, Any]) -> None:
     housekeeping = HousekeepingRepository(database)
     instances: InstanceService = services["instance_service"]
 
-    async def recover_jobs() -> None:
-        await jobs.recover_interrupted()
+    async def forget_instances() -> None:
         await instances.forget_dead()
 
     async def purge_jobs() -> None:
@@ -166,7 +165,8 @@ def register_tasks(database: Database, services: dict[str, Any]) -> None:
     async def purge_lockouts() -> None:
         await housekeeping.purge_lockouts(utcnow(), utcnow() - timedelta(days=1))
 
-    scheduler.register("recover_jobs", 5, recover_jobs)
+    scheduler.register("forget_instances", 600, forget_instances)
+    instances.check_often(jobs.recover_interrupted)  # every instance: a death is followed within 1.5 leases
     for name, function in (("purge_jobs", purge_jobs), ("purge_logs", purge_logs),
                            ("purge_sessions", purge_sessions), ("purge_lockouts", purge_lockouts)):
         scheduler.register(name, 3600, function)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +21,13 @@ import pytest
 from tests.appkit import Sandbox, free_port, make_catalog_repo, ok, setup_tomo, wait_until
 from tests.conftest import Answer
 from tests.httpkit import create_admin, create_token, mcp_client, server_env, start_http, stop
+from tests.pgkit import fresh_database
 from tests.testbed import Testbed, testbed_or_skip
 
 pytestmark = pytest.mark.testbed
 
 LEASE_S = 3
-RECOVER_INTERVAL_S = 10  # the scheduler task recover_jobs
+RECOVER_INTERVAL_S = LEASE_S / 2  # every instance looks for dead instances' jobs this often
 SLACK_S = 3  # scheduling on a loaded two-core machine (SQLite shared by the processes and other test runs)
 
 
@@ -55,8 +56,8 @@ class Tomo:
 class Instances:
     """Starts Tomo processes on one data directory (one admin token for all) and stops those left at the end."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.env = server_env(data_dir)
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+        self.env = server_env(data_dir, **({"TOMO_DATABASE_URL": database_url} if database_url else {}))
         self.data_dir = data_dir
         self.procs: list[subprocess.Popen[bytes]] = []
         create_admin(self.env, "root", "harbour lights at midnight")
@@ -86,9 +87,19 @@ def sandbox(testbed: Testbed) -> Iterator[Sandbox]:
     box.cleanup()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    """The database the processes share: the data directory's SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    async with fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[Instances]:
-    started = Instances(tmp_path / "data")
+def instances(tmp_path: Path, database_url: str | None) -> Iterator[Instances]:
+    started = Instances(tmp_path / "data", database_url)
     yield started
     started.stop_all()
 

@@ -101,7 +101,8 @@ def run_once(image: str, args: Sequence[str], *, user: str, entrypoint: str, vol
     reachable with them.
     """
     return [DOCKER, "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "DAC_OVERRIDE",
-            "--cap-add", "FOWNER", "--security-opt", "no-new-privileges", "--user", user, "--entrypoint", entrypoint, "--volume", volume, "--", image, *args]  # fmt: skip
+            "--cap-add", "FOWNER", "--security-opt", "no-new-privileges", "--user", user,
+            "--entrypoint", entrypoint, "--volume", volume, "--", image, *args]  # fmt: skip
 
 
 def prune(what: str) -> list[str]:

@@ -47,6 +47,8 @@ class InstanceService:
         self.host = socket.gethostname()[:255]
         self.machine = machine_key()
         self._watchers: dict[str, list[Reload]] = {}
+        self._checks: list[Callable[[], Awaitable[object]]] = []
+        self._last_check = 0.0
         self._versions: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_beat = 0.0
@@ -55,6 +57,11 @@ class InstanceService:
     def lease_s(self) -> float:
         """How long an instance may stay silent before it is taken for dead."""
         return float(self.settings.get("instance_lease_s"))
+
+    def check_often(self, check: Callable[[], Awaitable[object]]) -> None:
+        """Run ``check`` every half lease timeout in this instance (not only the scheduler's leader): for work
+        that must follow a death quickly and is safe when every instance does it at once (job recovery)."""
+        self._checks.append(check)
 
     def watch(self, counter: str, reload: Reload) -> None:
         """Call ``reload`` whenever another process bumps ``counter`` (``settings``, ``servers``, ``users``)."""
@@ -143,6 +150,10 @@ class InstanceService:
         for name in changed:
             for reload in self._watchers.get(name, []):
                 await reload()
+        if self._checks and time.monotonic() - self._last_check >= self.lease_s / 2:
+            self._last_check = time.monotonic()
+            for check in self._checks:
+                await check()
 
     async def beat(self) -> None:
         """Refresh the heartbeat; re-register if another instance took this one for dead and removed it."""

@@ -129,8 +129,8 @@ class JobService:
         self._recovery[kind] = handler
 
     async def recover_interrupted(self) -> list[str]:
-        """Recover the active jobs whose owner is dead: at start and periodically (scheduler task
-        ``recover_jobs``). Each is adopted by one instance only, cleaned up by its kind's handler and ends
+        """Recover the active jobs whose owner is dead: at start, then in every instance every half
+        ``instance_lease_s``. Each is adopted by one instance only, cleaned up by its kind's handler and ends
         ``interrupted``; returns the ids this call recovered."""
         live = await self._live_instances() | {self.instance_id}
         recovered = []

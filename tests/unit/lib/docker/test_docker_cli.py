@@ -49,8 +49,8 @@ def test_identifiers_follow_double_dash() -> None:
     assert commands.remove_volumes(["web_db", "web_cache"]) == ["docker", "volume", "rm", "--", "web_db", "web_cache"]
     assert commands.run_once("img:1", ["-rf", "--", "/t/x"], user="0:0", entrypoint="rm", volume="/a:/t") == [
         "docker", "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "DAC_OVERRIDE",
-        "--cap-add", "FOWNER", "--security-opt", "no-new-privileges", "--user", "0:0", "--entrypoint", "rm", "--volume", "/a:/t", "--", "img:1",
-        "-rf", "--", "/t/x"]  # fmt: skip
+        "--cap-add", "FOWNER", "--security-opt", "no-new-privileges", "--user", "0:0",
+        "--entrypoint", "rm", "--volume", "/a:/t", "--", "img:1", "-rf", "--", "/t/x"]  # fmt: skip
 
 
 def test_unknown_actions_are_refused() -> None:

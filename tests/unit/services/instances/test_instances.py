@@ -200,7 +200,7 @@ async def test_one_scheduler_runs_a_task_once_per_interval_across_instances(tomo
     assert report["leader"] in {app.services["instance_service"].id for app in apps}
     tick = next(t for t in report["tasks"] if t["name"] == "test_tick")
     assert tick["last_outcome"] in {"ok", "running"} and tick["runs"] >= 8
-    assert {t["name"] for t in report["tasks"]} >= {"recover_jobs", "purge_logs", "purge_sessions", "purge_jobs"}
+    assert {t["name"] for t in report["tasks"]} >= {"forget_instances", "purge_logs", "purge_sessions", "purge_jobs"}
 
 
 def _admin() -> Any:
