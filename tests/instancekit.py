@@ -1,4 +1,4 @@
-"""A Tomo instance with a one-second test task, as its own process (tests/integration/test_instances.py).
+"""A Tomo instance with a one-second test task, as its own process (tests/integration/test_instance_processes.py).
 
 ``tomo serve`` cannot load a test task, so the scheduler test runs this file three times::
 

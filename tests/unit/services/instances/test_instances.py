@@ -1,7 +1,7 @@
 """Several Tomo instances on one database: registration, exclusion, slots, recovery, settings, one scheduler.
 
 Each instance here is a whole Tomo app with its own engine and connections on the same database file (or
-PostgreSQL database), as two processes would be; tests/integration/test_instances.py does the same with real
+PostgreSQL database), as two processes would be; tests/integration/test_instance_processes.py does the same with real
 processes.
 """
 
