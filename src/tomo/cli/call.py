@@ -6,7 +6,7 @@ memory, acting as ``--user`` / ``TOMO_USER`` (default the first admin), exactly 
 ``tomo serve --transport http`` with ``--token`` (or ``TOMO_TOKEN``) as the bearer token.
 
 Exit status: 0 when the tool succeeded, 1 when it answered an error (or the server could not be reached),
-2 for bad usage: an unknown tool or parameter, or a value the tool's input schema refuses.
+2 for bad usage: an unknown tool or parameter, or a value the tool's input schema refuses; 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 #: A job tool's envelope code for arguments FastMCP refused: bad usage, as when the CLI refuses them itself.
 VALIDATION_ERROR = "VALIDATION_ERROR"
 
@@ -59,6 +60,7 @@ class JobProgress:
         self.console = console
         self.tool = tool
         self.shown: tuple[Progress, TaskID] | None = None
+        self.sent = False  # the call went to the server
 
     async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -115,8 +117,12 @@ def run_calls(calls: list[ToolCall], target: Target, json_out: bool) -> None:
     from tomo.cli.render import render
 
     out, err = Console(), Console(stderr=True)
+    progress = [JobProgress(err, call.tool) for call in calls]
     try:
-        envelopes = _run(_call_all(calls, target, err))
+        envelopes = _run(_call_all(calls, target, progress))
+    except KeyboardInterrupt:
+        err.print(f"[bold red]Interrupted.[/] {interrupted(target, progress)}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except UsageError as exc:
         err.print(f"[bold red]Usage:[/] {_escape(exc.message)}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -148,10 +154,23 @@ class ConnectionFailed(Exception):
         self.message = message
 
 
-async def _call_all(calls: list[ToolCall], target: Target, err: Console) -> list[dict[str, Any]]:
+def interrupted(target: Target, progress: list[JobProgress]) -> str:
+    """What became of the calls a person interrupted with Ctrl-C."""
+    if not any(bar.sent for bar in progress):
+        return "Nothing was sent."
+    if not any(bar.shown for bar in progress):
+        return "The call may or may not have run; check before repeating it."
+    if target.remote is not None:
+        return ("The job keeps running on the server: `tomo jobs list --status running` shows it, "
+                "`tomo jobs cancel JOB_ID` stops it.")
+    return ("The job ran in this command and stopped with it (recorded as interrupted): `tomo jobs list` shows "
+            "it; run the command again to retry.")
+
+
+async def _call_all(calls: list[ToolCall], target: Target, progress: list[JobProgress]) -> list[dict[str, Any]]:
     async with open_client(target) as client:
         offered = {listed.name: listed for listed in await client.list_tools()}
-        return [await call_tool(client, offered, call, JobProgress(err, call.tool)) for call in calls]
+        return [await call_tool(client, offered, call, bar) for call, bar in zip(calls, progress, strict=True)]
 
 
 async def call_tool(client: Client[Any], offered: Mapping[str, Any], call: ToolCall,
@@ -170,6 +189,7 @@ async def call_tool(client: Client[Any], offered: Mapping[str, Any], call: ToolC
     else:
         values = {key: value for key, value in (call.arguments or {}).items() if value is not None}
         check(values, schema)
+    progress.sent = True
     try:
         result = await client.call_tool(call.tool, values, raise_on_error=False, progress_handler=progress)
     finally:
