@@ -6,14 +6,16 @@ import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
+from fastmcp import Client
 from typer.core import TyperCommand, TyperGroup
 from typer.testing import CliRunner, Result
 
 from tomo.cli import app
-from tomo.cli.verbs import tool_description
+from tomo.cli.verbs import complete_tool, tool_description, tool_docs
 from tomo.tools.server.tools import ServerTools
 
 Tomo = Callable[..., Result]
@@ -106,3 +108,12 @@ def test_every_verb_is_documented_by_its_tool() -> None:
         tool = (command.help or "").rsplit("(Runs the ", 1)[-1].split(" tool;")[0]
         assert command.get_short_help_str(200) == tool_description(tool).split("\n")[0], name
     assert tool_description("add_server") == inspect.getdoc(ServerTools.add_server)
+
+
+async def test_help_and_completion_read_the_descriptions_mcp_clients_read(client: Client[Any]) -> None:
+    listed = {tool.name: tool.description for tool in await client.list_tools()}
+    assert set(tool_docs()) == set(listed)
+    for name, doc in tool_docs().items():  # FastMCP moves an Args: section into the parameters' descriptions
+        assert (listed[name] or "").startswith(doc.split("\n\nArgs:")[0].split("\n\n")[0]), name
+    assert [name for name, _ in complete_tool("list_s")] == ["list_servers", "list_sessions"]
+    assert dict(complete_tool("health"))["health_check"] == listed["health_check"].split("\n")[0]

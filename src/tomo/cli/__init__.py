@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tomo.lib.config import TomoConfig
 
 app = typer.Typer(name="tomo", help="Run your homelab from an AI assistant.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+                  add_completion=True, pretty_exceptions_enable=False)
 
 
 class TransportChoice(StrEnum):

@@ -80,7 +80,8 @@ class JobProgress:
 
 
 def call(
-    tool: Annotated[str, typer.Argument(help="Tool name, e.g. list_servers (`tomo tools` lists them).")],
+    tool: Annotated[str, typer.Argument(help="Tool name, e.g. list_servers (`tomo tools` lists them).",
+                                        autocompletion=_complete_tool)],
     arguments: Annotated[list[str] | None, typer.Argument(
         help="key=value per parameter: numbers, true/false, JSON for objects and lists, @file for a file's "
              "content, - for stdin.", show_default=False)] = None,
@@ -101,6 +102,12 @@ class ToolCall:
     tool: str
     arguments: Mapping[str, Any] | None = None
     words: list[str] | None = None
+
+
+def _complete_tool(incomplete: str) -> list[tuple[str, str]]:
+    from tomo.cli.verbs import complete_tool
+
+    return complete_tool(incomplete)
 
 
 def run_tool(tool: str, target: Target, json_out: bool, *, words: list[str] | None = None,

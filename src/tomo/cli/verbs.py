@@ -39,20 +39,33 @@ COMMON = [
 
 
 @functools.cache
-def tool_description(tool: str) -> str:
-    """The docstring of the tool method called ``tool`` (what an MCP client reads as its description)."""
+def tool_docs() -> dict[str, str]:
+    """Every tool's name and description (its method's docstring), from the tool classes, without building an app.
+
+    The loader's rules: a module's ``*Tools`` class, its public methods, minus those declaring a resource or prompt.
+    """
     import importlib
 
-    from tomo.lib.mcp.loader import DEFAULT_PACKAGES, discover_tool_modules
+    from tomo.lib.mcp.loader import DEFAULT_PACKAGES, discover_tool_modules, find_tools_class
+    from tomo.lib.mcp.tooling import view_spec
 
+    docs: dict[str, str] = {}
     for package in DEFAULT_PACKAGES:
         for module_name in discover_tool_modules(package):
-            module = importlib.import_module(module_name)
-            for owner in vars(module).values():
-                method = getattr(owner, tool, None) if inspect.isclass(owner) else None
-                if method is not None and inspect.getdoc(method):
-                    return str(inspect.getdoc(method))
-    return f"Calls the {tool} tool."
+            owner = find_tools_class(importlib.import_module(module_name))
+            docs.update((name, inspect.getdoc(method) or "") for name, method in inspect.getmembers(
+                owner, inspect.isfunction) if not name.startswith("_") and view_spec(method) is None)
+    return docs
+
+
+def tool_description(tool: str) -> str:
+    """What an MCP client reads about ``tool``."""
+    return tool_docs().get(tool) or f"Calls the {tool} tool."
+
+
+def complete_tool(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion for ``tomo call``: tool names starting with ``incomplete``, with their first line."""
+    return [(name, doc.split("\n", 1)[0]) for name, doc in sorted(tool_docs().items()) if name.startswith(incomplete)]
 
 
 def tool_command(tool: str) -> type[TyperCommand]:
@@ -61,7 +74,8 @@ def tool_command(tool: str) -> type[TyperCommand]:
     class ToolCommand(TyperCommand):
         @property
         def help(self) -> str:
-            paragraphs = [" ".join(part.split()) for part in tool_description(tool).split("\n\n")]
+            text = tool_description(tool).split("\n\nArgs:")[0]  # the parameters are the options below
+            paragraphs = [" ".join(part.split()) for part in text.split("\n\n")]
             return "\n\n".join([*paragraphs, f"(Runs the {tool} tool; `tomo call {tool}` takes every parameter.)"])
 
         @help.setter
