@@ -1,13 +1,15 @@
 """One scheduler for the whole database: the leader among live instances runs the periodic tasks.
 
 Leadership is the lease ``scheduler`` (``leases`` table), taken by one conditional UPDATE: free, expired or
-already ours. The leader renews it every sixth of ``instance_lease_s`` and holds it for two thirds of it, so when
-the leader dies another instance, trying every second, takes over within the lease timeout.
+already ours. The leader renews it every sixth of ``instance_lease_s`` and holds it for half of it; the others
+try every sixth (at most every second). When the leader dies another takes over within two thirds of the lease
+timeout, and a run it missed comes at most one interval plus that late.
 
 Each task's next due time is a row of ``scheduled_tasks``. A run is claimed by moving ``next_run_at`` from the due
 time it read to the next one, in one UPDATE that only one caller can win: a task runs at most once per due time
 across all instances, and a new leader carries on from the schedule the old one left. A due time missed while no
-leader ran is run once, late, then the schedule goes on from now.
+leader ran is run once, late; a run later than half an interval moves the schedule to go on from now, so two runs
+are never closer than half an interval.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class SchedulerService:
         if not self.is_leader or time.monotonic() - self._renewed >= lease_s / 6:
             await self._renew(lease_s)
         if not self.is_leader:
-            return FOLLOWER_POLL_S
+            return min(FOLLOWER_POLL_S, lease_s / 6)
         rows = {row["name"]: row for row in await self.repo.tasks()}
         now = utcnow()
         next_due: list[datetime] = []
@@ -118,7 +120,7 @@ class SchedulerService:
 
     async def _renew(self, lease_s: float) -> None:
         was_leader = self.is_leader
-        self.is_leader = await self.repo.acquire_lease(LEASE, self.instances.id, utcnow(), lease_s * 2 / 3)
+        self.is_leader = await self.repo.acquire_lease(LEASE, self.instances.id, utcnow(), lease_s / 2)
         self._renewed = time.monotonic()
         if self.is_leader != was_leader:
             logger.info("scheduler_leadership", instance_id=self.instances.id, leader=self.is_leader)
@@ -132,9 +134,10 @@ class SchedulerService:
 
     async def _claim(self, task: ScheduledTask, due: datetime, now: datetime) -> datetime:
         """Start the task in the background if this call claims its due run; returns its next due time."""
-        following = due + timedelta(seconds=task.interval_s)
-        if following <= now:
-            following = now + timedelta(seconds=task.interval_s)
+        interval = timedelta(seconds=task.interval_s)
+        following = due + interval
+        if following - now < interval / 2:  # late by over half an interval: go on from now, never two runs at once
+            following = now + interval
         if await self.repo.claim_run(task.name, due, following, now, self.instances.id):
             run = asyncio.create_task(self._run(task), name=f"tomo-task-{task.name}")
             self._running[task.name] = run
