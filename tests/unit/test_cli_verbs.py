@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 import typer
 from fastmcp import Client
+from typer import _click
 from typer.core import TyperCommand, TyperGroup
 from typer.testing import CliRunner, Result
 
@@ -90,15 +93,22 @@ def test_status_shows_servers_apps_and_jobs(tomo: Tomo) -> None:
 
 def _verbs() -> list[tuple[str, TyperCommand]]:
     root = typer.main.get_command(app)
+    context = _click.Context(root)
     assert isinstance(root, TyperGroup)
     found = []
     for group_name in ("servers", "apps", "jobs"):
-        group = root.commands[group_name]
+        group = root.get_command(context, group_name)
         assert isinstance(group, TyperGroup)
         for name, command in group.commands.items():
             assert isinstance(command, TyperCommand)
             found.append((f"{group_name} {name}", command))
     return found
+
+
+def test_the_verbs_are_not_imported_to_start_tomo_serve() -> None:
+    code = "import sys, tomo.cli; print(sorted(m for m in sys.modules if m.startswith(('tomo.cli.', 'rich'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert loaded.stdout.strip() == "['tomo.cli.common']"
 
 
 def test_every_verb_is_documented_by_its_tool() -> None:

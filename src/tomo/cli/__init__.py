@@ -18,16 +18,37 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from tomo.cli.call import call as tool_call
 from tomo.cli.common import DataDir
 from tomo.cli.common import load_config as _config
-from tomo.cli.verbs import register as register_verbs
 
 if TYPE_CHECKING:
+    from typer import _click as click  # the click Typer bundles
+
     from tomo.lib.config import TomoConfig
 
-app = typer.Typer(name="tomo", help="Run your homelab from an AI assistant.", no_args_is_help=True,
+#: Commands defined in cli/verbs.py, built only when one is run or listed (help, completion): `tomo serve` does
+#: not pay for them.
+LAZY_COMMANDS = ("call", "status", "servers", "apps", "jobs")
+
+
+class TomoGroup(TyperGroup):
+    """The ``tomo`` group: the commands of this module, then the lazy ones."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            from tomo.cli.verbs import lazy_command
+
+            command: click.Command | None = lazy_command(cmd_name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(name="tomo", help="Run your homelab from an AI assistant.", no_args_is_help=True, cls=TomoGroup,
                   add_completion=True, pretty_exceptions_enable=False)
 
 
@@ -243,8 +264,6 @@ def token_create(
     typer.echo(created.token)
 
 
-app.command("call")(tool_call)
-register_verbs(app)
 
 
 def main() -> None:

@@ -322,9 +322,20 @@ def status(json_out: JsonOut = False, user: UserOpt = None, data_dir: DataDir = 
               json_out)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the verbs to the ``tomo`` command."""
-    app.add_typer(servers_app, name="servers")
-    app.add_typer(apps_app, name="apps")
-    app.add_typer(jobs_app, name="jobs")
-    app.command("status")(status)
+@functools.cache
+def _commands() -> dict[str, Any]:
+    from tomo.cli.call import call
+
+    verbs = typer.Typer()
+    verbs.command("call")(call)
+    verbs.command("status")(status)
+    verbs.add_typer(servers_app, name="servers")
+    verbs.add_typer(apps_app, name="apps")
+    verbs.add_typer(jobs_app, name="jobs")
+    group = typer.main.get_command(verbs)
+    return dict(getattr(group, "commands", {}))
+
+
+def lazy_command(name: str) -> Any:
+    """The click command ``tomo <name>`` runs (tomo.cli.TomoGroup asks for it by name)."""
+    return _commands().get(name)
