@@ -27,7 +27,7 @@ def test_a_page_of_records_is_a_table_with_its_paging_caption() -> None:
     assert lines[1] == "servers"
     assert [cell.strip() for cell in lines[3].split("┃")[1:-1]] == ["id", "name", "online", "tags"]
     assert [cell.strip() for cell in lines[5].split("│")[1:-1]] == ["a1", "nas", "yes", "x, y"]
-    assert [cell.strip() for cell in lines[6].split("│")[1:-1]] == ["b2", "pi", "no", ""]
+    assert [cell.strip() for cell in lines[6].split("│")[1:-1]] == ["b2", "pi", "no", "-"]
     assert lines[-1] == "total 3 · more with offset=2"
     assert err_file.getvalue() == ""
 
@@ -68,3 +68,16 @@ async def test_job_progress_shows_the_current_step_and_percentage() -> None:
     assert (shown.id, shown.completed, shown.description) == (task, 60, "install_app: starting containers")
     progress.stop()
     assert "install_app: " in stream.getvalue()
+
+
+def test_a_job_tools_answer_shows_its_steps_instead_of_the_whole_job() -> None:
+    out, err, out_file, _ = consoles()
+    job = {"id": "j1", "title": "Install webby", "status": "succeeded", "params": {"secret": "x"},
+           "steps": [{"name": "upload", "status": "ok", "duration_ms": 12.5, "detail": "3 files", "started_at": "t"}]}
+    render({"success": True, "message": "Installed.", "data": {"job_id": "j1", "status": "succeeded", "job": job}},
+           out, err)
+    text = out_file.getvalue()
+    assert "Install webby: succeeded" in text
+    step = next(line for line in text.splitlines() if "upload" in line)
+    assert [cell.strip() for cell in step.split("│")[1:-1]] == ["upload", "ok", "12.5", "3 files"]
+    assert "params" not in text and "started_at" not in text

@@ -21,6 +21,8 @@ MAX_COLUMNS = 5
 #: Fields too long or too technical for a table cell.
 NOT_IN_TABLES = frozenset({"icon", "description", "screenshots", "steps", "job", "config", "compose", "env"})
 CELL_LIMIT = 60
+#: The columns of a job's steps under a job tool's answer (get_job shows every field).
+STEP_FIELDS = ("name", "status", "duration_ms", "detail")
 
 
 def render(envelope: Mapping[str, Any], out: Console, err: Console) -> None:
@@ -53,9 +55,17 @@ def renderable(data: Any, title: str | None = None) -> RenderableType:
     if lists and set(rest) <= set(PAGING):  # a page of a list tool; an empty one is said by the message
         caption = paging_caption(rest)
         return Group(*(records_table(rows, key, caption) for key, rows in lists.items() if rows))
+    job = rest.pop("job", None) if _is_job(rest.get("job")) else None  # a job tool's answer: its steps suffice
     parts: list[RenderableType] = [key_value_panel(rest, title)] if rest else []
     parts.extend(records_table(rows, key, "") for key, rows in lists.items() if rows)
+    if job is not None:
+        steps = [{key: step.get(key) for key in STEP_FIELDS} for step in job["steps"]]
+        parts.append(records_table(steps, f"{job.get('title', 'job')}: {job.get('status', '')}", ""))
     return Group(*parts)
+
+
+def _is_job(value: Any) -> bool:
+    return isinstance(value, dict) and _is_records(value.get("steps")) and bool(value.get("steps"))
 
 
 def records_table(rows: list[Any], title: str | None, caption: str) -> RenderableType:
@@ -77,7 +87,7 @@ def records_table(rows: list[Any], title: str | None, caption: str) -> Renderabl
             widest = max(len(cell(row.get(key))) for row in rows)
             table.add_column(key, no_wrap=True, min_width=min(max(widest, len(key)), 40))
         else:
-            table.add_column(key, overflow="fold")
+            table.add_column(key, overflow="ellipsis")
     for row in rows:
         table.add_row(*(cell(row.get(key)) for key in columns))
     return table
@@ -114,7 +124,7 @@ def cell(value: Any, limit: int | None = CELL_LIMIT) -> str:
     elif isinstance(value, bool):
         text = "yes" if value else "no"
     elif isinstance(value, list) and all(not isinstance(item, dict | list) for item in value):
-        text = ", ".join(str(item) for item in value)
+        text = ", ".join(str(item) for item in value) or "-"
     elif isinstance(value, dict | list):
         text = json.dumps(value, separators=(", ", ": "), default=str)
     else:
