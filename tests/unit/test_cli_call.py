@@ -97,3 +97,20 @@ def test_lists_render_as_tables_with_the_paging_caption(tomo: Tomo) -> None:
     assert lines[3].split("┃")[1].strip() == "id"
     assert "builtin/" in lines[5]
     assert re.search(r"total \d+ · more with offset=2", result.stdout)
+
+
+def test_an_app_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> None:
+    env = {"TOMO_DATA_DIR": str(tmp_path / "data"), "TOMO_DATABASE_URL": "postgresql+asyncpg://tomo@127.0.0.1:1/tomo"}
+    result = CliRunner().invoke(app, ["call", "health_check"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error (DATABASE_ERROR): Tomo cannot open its database")
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_remote_server_says_so_and_exits_1(tomo: Tomo) -> None:
+    result = tomo("call", "health_check", "--remote", "http://127.0.0.1:1", "--token", "tomo_x")
+    assert result.exit_code == 1
+    assert " ".join(result.stderr.split()).startswith("Error: Cannot open an MCP session with http://127.0.0.1:1/mcp")
+    needs_token = tomo("status", "--remote", "http://127.0.0.1:1")
+    assert needs_token.exit_code == 2
+    assert "--remote needs an API token" in needs_token.stderr

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from tomo.errors import TomoError
+
 EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 #: A job tool's envelope code for arguments FastMCP refused: bad usage, as when the CLI refuses them itself.
@@ -122,6 +124,7 @@ def run_calls(calls: list[ToolCall], target: Target, json_out: bool) -> None:
 
     from tomo.cli.args import UsageError
     from tomo.cli.render import render
+    from tomo.errors import TomoError
 
     out, err = Console(), Console(stderr=True)
     progress = [JobProgress(err, call.tool) for call in calls]
@@ -135,6 +138,9 @@ def run_calls(calls: list[ToolCall], target: Target, json_out: bool) -> None:
         raise typer.Exit(EXIT_USAGE) from None
     except ConnectionFailed as exc:
         err.print(f"[bold red]Error:[/] {_escape(exc.message)}")
+        raise typer.Exit(EXIT_TOOL_ERROR) from None
+    except TomoError as exc:  # the in-process app could not start (e.g. the database cannot be opened)
+        err.print(f"[bold red]Error ({exc.code}):[/] {_escape(exc.message)}")
         raise typer.Exit(EXIT_TOOL_ERROR) from None
     if json_out:
         import json
@@ -199,6 +205,8 @@ async def call_tool(client: Client[Any], offered: Mapping[str, Any], call: ToolC
     progress.sent = True
     try:
         result = await client.call_tool(call.tool, values, raise_on_error=False, progress_handler=progress)
+    except Exception as exc:  # the session broke (a remote server went away): one line, not a traceback
+        raise ConnectionFailed(f"{call.tool} got no answer: {_reason(exc)}") from exc
     finally:
         progress.stop()
     if result.structured_content is None:  # not a Tomo envelope: FastMCP refused the call itself
@@ -210,33 +218,52 @@ async def call_tool(client: Client[Any], offered: Mapping[str, Any], call: ToolC
 @asynccontextmanager
 async def open_client(target: Target) -> AsyncIterator[Client[Any]]:
     """An MCP client session: in memory on a freshly built app, or over HTTP to ``target.remote``."""
+    session, where = _local_client(target) if target.remote is None else _remote_client(target)
+    async with AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(session)
+        except Exception as exc:  # the app did not start, or no server, TLS, 401: one line saying why
+            cause = _tomo_error(exc)
+            if cause is not None:
+                raise cause from exc
+            raise ConnectionFailed(f"Cannot open an MCP session with {where}: {_reason(exc)}") from exc
+        yield client
+
+
+def _local_client(target: Target) -> tuple[Client[Any], str]:
     from fastmcp import Client
 
-    if target.remote is None:
-        from tomo.main import build_app
+    from tomo.main import build_app
 
-        overrides: dict[str, Any] = {"user": target.user} if target.user else {}
-        if "TOMO_LOG_LEVEL" not in os.environ:
-            overrides["log_level"] = "WARNING"  # a person reads stdout and stderr: no start-up chatter
-        app = build_app(load_config(target.data_dir, **overrides), transport="stdio")
-        if not gc.isenabled():  # tomo.cli.main kept the collector off while the app was built, as for tomo serve
-            gc.freeze()
-            gc.enable()
-        async with Client(app.mcp) as client:
-            yield client
-        return
+    overrides: dict[str, Any] = {"user": target.user} if target.user else {}
+    if "TOMO_LOG_LEVEL" not in os.environ:
+        overrides["log_level"] = "WARNING"  # a person reads stdout and stderr: no start-up chatter
+    app = build_app(load_config(target.data_dir, **overrides), transport="stdio")
+    if not gc.isenabled():  # tomo.cli.main kept the collector off while the app was built, as for tomo serve
+        gc.freeze()
+        gc.enable()
+    return Client(app.mcp), "the local Tomo"
+
+
+def _remote_client(target: Target) -> tuple[Client[Any], str]:
+    from fastmcp import Client
+
     if target.user:
         raise _usage("--user applies to local calls; over --remote the token decides who you are.")
-    if not target.token:
+    if not target.token or target.remote is None:
         raise _usage("--remote needs an API token: --token or TOMO_TOKEN (`tomo token create` makes one).")
     url = target.remote.rstrip("/")
     url = url if url.rsplit("/", 1)[-1] == "mcp" else url + "/mcp"
-    async with AsyncExitStack() as stack:
-        try:
-            client = await stack.enter_async_context(Client(url, auth=target.token, timeout=None))
-        except Exception as exc:  # connection refused, TLS, 401: the library's error becomes one line
-            raise ConnectionFailed(f"Cannot open an MCP session with {url}: {_reason(exc)}") from exc
-        yield client
+    return Client(url, auth=target.token, timeout=None), url
+
+
+def _tomo_error(exc: BaseException | None) -> TomoError | None:
+    """The TomoError behind ``exc`` (FastMCP reports a failed start-up as a RuntimeError caused by it)."""
+    from tomo.errors import TomoError
+
+    while exc is not None and not isinstance(exc, TomoError):
+        exc = exc.__cause__
+    return exc
 
 
 def _usage(message: str) -> Exception:
