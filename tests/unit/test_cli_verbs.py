@@ -113,7 +113,7 @@ def test_the_verbs_are_not_imported_to_start_tomo_serve() -> None:
 
 def test_every_verb_is_documented_by_its_tool() -> None:
     verbs = _verbs()
-    assert len(verbs) == 17
+    assert len(verbs) == 20
     for name, command in verbs:
         tool = (command.help or "").rsplit("(Runs the ", 1)[-1].split(" tool;")[0]
         assert command.get_short_help_str(200) == tool_description(tool).split("\n")[0], name
@@ -127,3 +127,15 @@ async def test_help_and_completion_read_the_descriptions_mcp_clients_read(client
         assert (listed[name] or "").startswith(doc.split("\n\nArgs:")[0].split("\n\n")[0]), name
     assert [name for name, _ in complete_tool("list_s")] == ["list_servers", "list_sessions"]
     assert dict(complete_tool("health"))["health_check"] == listed["health_check"].split("\n")[0]
+
+
+def test_metrics_verbs_call_the_monitoring_tools(tomo: Tomo) -> None:
+    added = tomo("servers", "add", "nas", "192.0.2.10", "-u", "admin", "--password-stdin", stdin="hunter2-ssh\n")
+    assert added.exit_code == 0, added.output
+    history = tomo("servers", "metrics", "nas", "--period", "24h", "--json")
+    assert history.exit_code == 0, history.output
+    assert json.loads(history.stdout)["success"] is True
+    refused = tomo("servers", "metrics", "nas", "--period", "1y")
+    assert refused.exit_code == 2 and "period" in refused.output
+    missing = tomo("servers", "stats", "no-such-server")
+    assert missing.exit_code == 1 and "SERVER_NOT_FOUND" in missing.output

@@ -1,8 +1,8 @@
 """The everyday ``tomo`` verbs: each one is a single tool call with named options (``tomo call`` underneath).
 
-``tomo servers list|add|test|info|remove``, ``tomo apps search|show|install|list|logs|start|stop|update|
-uninstall``, ``tomo jobs list|show|cancel`` and ``tomo status``. A verb's help is the tool's own description,
-read when help is asked for (tool modules are not imported to start ``tomo serve``). Every verb takes the
+``tomo servers list|add|test|info|remove|metrics|collect|stats``, ``tomo apps search|show|install|list|logs|start|
+stop|update|uninstall``, ``tomo jobs list|show|cancel`` and ``tomo status``. A verb's help is the tool's own
+description, read when help is asked for (tool modules are not imported to start ``tomo serve``). Every verb takes the
 options of ``tomo call``: ``--json``, ``--user``, ``--data-dir``, ``--remote``, ``--token``.
 
 No ``from __future__ import annotations`` here: the signatures built by :func:`verb` hand Typer real types.
@@ -24,7 +24,8 @@ from tomo.cli.common import DataDir
 Arguments = dict[str, Any]
 Builder = Callable[..., Arguments]
 
-servers_app = typer.Typer(help="Servers reached over SSH: list, add, test, info, remove.", no_args_is_help=True)
+servers_app = typer.Typer(help="Servers reached over SSH: list, add, test, info, remove; metrics and stats.",
+                          no_args_is_help=True)
 apps_app = typer.Typer(help="Apps: search the catalog, install, follow and manage them.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Long operations (prepare, install, update, sync): list, show, cancel.",
                        no_args_is_help=True)
@@ -194,6 +195,31 @@ def servers_remove(
     yes: Yes = False,
 ) -> Arguments:
     return {"server_id": server_id, "force": force, "confirm": confirmed(yes, f"Remove server '{server_id}'?")}
+
+
+@verb(servers_app, "metrics", "get_server_metrics")
+def servers_metrics(
+    server_id: ServerId,
+    period: Annotated[str, typer.Option(help="How far back: 1h, 24h, 7d or 30d.")] = "1h",
+    resolution: Annotated[str | None, typer.Option(help="Bucket size, e.g. 10m (default: from the period).")]
+    = None,
+) -> Arguments:
+    return {"server_id": server_id, "period": period, "resolution": resolution}
+
+
+@verb(servers_app, "collect", "collect_metrics")
+def servers_collect(
+    server_id: Annotated[str | None, typer.Argument(help="Server id or name (default: every server).")] = None,
+) -> Arguments:
+    return {"server_id": server_id}
+
+
+@verb(servers_app, "stats", "get_container_metrics")
+def servers_stats(
+    server_id: ServerId,
+    installation_id: Annotated[str | None, typer.Option(help="Only this installed app's containers.")] = None,
+) -> Arguments:
+    return {"server_id": server_id, "installation_id": installation_id}
 
 
 # --- apps ------------------------------------------------------------------------------------------------------
