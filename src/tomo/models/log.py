@@ -37,6 +37,7 @@ class AuditOutcome(StrEnum):
     SUCCESS = "success"
     ERROR = "error"
     DENIED = "denied"
+    CANCELLED = "cancelled"
 
 
 class AuditEntry(TomoModel):

@@ -7,6 +7,8 @@ raises a domain error; everything a client sees around that is built here.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -147,6 +149,13 @@ class _Call:
         secrets, secrets_token = start_call_secrets()
         try:
             result = await self._guarded(principal, method, kwargs)
+        except asyncio.CancelledError:  # the client gave up: what the call did so far is still on the record
+            if self.policy.audited:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.runtime.audit.record_call(
+                        principal, self.name, mask_values(kwargs, secrets), AuditOutcome.CANCELLED, None,
+                        (time.perf_counter() - started) * 1000)
+            raise
         finally:
             end_call_secrets(secrets_token)
             reset_current_principal(token)
