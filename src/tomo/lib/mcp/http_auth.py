@@ -25,7 +25,11 @@ from tomo.models.principal import ANONYMOUS_HTTP, Principal
 
 PRINCIPAL_KEY = "tomo.principal"
 CLIENT_IP_KEY = "tomo.client_ip"
-MAX_BODY = 1024 * 1024
+#: What an anonymous request may send: login and the basic health check need far less. A larger body is refused
+#: with 413 before anything parses it.
+MAX_BODY = 64 * 1024
+#: What a signed-in request may send (a private key, a compose file, settings): 4 MiB, counted as it arrives.
+MAX_AUTHENTICATED_BODY = 4 * 1024 * 1024
 PUBLIC_METHODS = frozenset({"initialize", "ping", "tools/list", "server/discover"})
 JSONRPC_UNAUTHORIZED = -32001
 
@@ -147,6 +151,22 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """``receive`` that reports the client gone once more than ``limit`` body bytes came (no Content-Length)."""
+    size = 0
+
+    async def bounded() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return bounded
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     sent = False
 
@@ -170,12 +190,14 @@ class BearerAuthMiddleware:
         client_ip: Callable[[Scope], str],
         path: str = "/mcp",
         max_body: int = MAX_BODY,
+        max_authenticated_body: int = MAX_AUTHENTICATED_BODY,
     ) -> None:
         self.app = app
         self.authenticate = authenticate
         self.client_ip = client_ip
         self.path = path.rstrip("/")
         self.max_body = max_body
+        self.max_authenticated_body = max_authenticated_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -202,7 +224,12 @@ class BearerAuthMiddleware:
         except TomoError as exc:
             await _send_json(send, 503, {"error": exc.code, "error_description": exc.message}, [])
             return
-        await self.app(scope, receive, send)
+        limit = self.max_authenticated_body
+        length = header(scope, b"content-length")
+        if length and length.isdigit() and int(length) > limit:
+            await _send_json(send, 413, {"error": f"Request body over {limit} bytes."}, [])
+            return
+        await self.app(scope, _bounded(receive, limit), send)
 
     async def _anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = ("Authentication required: send 'Authorization: Bearer <token>' (an API token, "

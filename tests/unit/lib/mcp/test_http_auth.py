@@ -154,3 +154,34 @@ async def test_anonymous_get_gets_401_and_other_paths_pass() -> None:
     health = Recorder()
     await run(health, scope(method="GET", path="/healthz"))
     assert health.app_scope is not None and health.status is None
+
+
+async def test_an_anonymous_body_is_limited_to_64_kib_by_default() -> None:
+    body = rpc("tools/call", name="login", arguments={"username": "alice", "password": "x" * 70_000})
+    recorder = Recorder(body, chunk=8192)
+    middleware = BearerAuthMiddleware(recorder.app, authenticate, lambda s: "203.0.113.9")
+    await middleware(scope(), recorder.receive, recorder.send)
+    assert recorder.status == 413 and recorder.app_scope is None
+
+
+async def test_a_signed_in_body_over_its_limit_is_refused_or_cut_off() -> None:
+    big = rpc("tools/call", name="add_server", arguments={"private_key": "k" * 5000})
+    declared = Recorder(big)
+    middleware = BearerAuthMiddleware(declared.app, authenticate, lambda s: "203.0.113.9", max_authenticated_body=4096)
+    await middleware(scope(headers={"Authorization": "Bearer good", "Content-Length": str(len(big))}),
+                     declared.receive, declared.send)
+    assert declared.status == 413 and declared.app_scope is None
+    streamed = Recorder(big, chunk=1000)
+    received: list[dict[str, Any]] = []
+
+    async def app(_scope: dict[str, Any], receive: Any, _send: Any) -> None:
+        while not received or received[-1]["type"] == "http.request" and received[-1].get("more_body"):
+            received.append(await receive())
+
+    middleware = BearerAuthMiddleware(app, authenticate, lambda s: "203.0.113.9", max_authenticated_body=4096)
+    await middleware(scope(headers={"Authorization": "Bearer good"}), streamed.receive, streamed.send)
+    assert received[-1]["type"] == "http.disconnect" and len(received) == 5  # four chunks, then cut off
+    small = Recorder(rpc("tools/call", name="list_jobs"))
+    middleware = BearerAuthMiddleware(small.app, authenticate, lambda s: "203.0.113.9", max_authenticated_body=4096)
+    await middleware(scope(headers={"Authorization": "Bearer good"}), small.receive, small.send)
+    assert small.app_body is not None and small.app_scope is not None
