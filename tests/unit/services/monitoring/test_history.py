@@ -221,8 +221,8 @@ async def test_a_round_does_not_wait_for_a_server_that_hangs(database: Database)
     await round_.run()
     assert time.perf_counter() - started < module.ROUND_WAIT_S + 1
     assert set(await repo.latest()) == {"srv1"} and set(round_._inflight) == {"srv2"}
-    await round_.run()  # srv1 is not due again within its interval, srv2 is not started twice
-    assert entered == ["srv1", "srv2"]
+    await round_.run()  # srv2, still in flight, is not started twice (srv1 may be due again: its slot can pass
+    assert entered[:2] == ["srv1", "srv2"] and entered.count("srv2") == 1  # during the 4 s the first round waited)
     hang.set()
     await asyncio.sleep(0.1)
     assert set(await repo.latest()) == {"srv1", "srv2"} and not round_._inflight
