@@ -94,17 +94,19 @@ class InstanceService:
         logger.info("instance_deregistered", instance_id=self.id)
 
     async def live(self) -> list[dict[str, Any]]:
-        """Instances whose heartbeat is within the lease timeout, oldest first."""
-        return await self.repo.live(self.cutoff())
+        """Instances whose heartbeat is within the lease timeout, oldest first. An instance of this machine (same
+        boot, same pid namespace) whose process is gone is dead at once, so a restart recovers a crashed
+        process's jobs without waiting for the lease."""
+        rows = await self.repo.live(self.cutoff())
+        return [row for row in rows if row["id"] == self.id or not self._vanished(row)]
 
     def cutoff(self, now: datetime | None = None) -> datetime:
         """Heartbeats older than this belong to dead instances."""
         return (now or utcnow()) - timedelta(seconds=self.lease_s)
 
     async def live_ids(self) -> set[str]:
-        """Ids of the live instances. An instance of this machine (same boot, same pid namespace) whose process
-        is gone is dead at once, so a restart recovers a crashed process's jobs without waiting for the lease."""
-        return {row["id"] for row in await self.live() if row["id"] == self.id or not self._vanished(row)}
+        """Ids of the live instances (see :meth:`live`)."""
+        return {row["id"] for row in await self.live()}
 
     def _vanished(self, row: dict[str, Any]) -> bool:
         if row["machine"] != self.machine:
@@ -128,7 +130,7 @@ class InstanceService:
             {"id": row["id"], "pid": row["pid"], "host": row["host"], "transport": row["transport"],
              "version": row["version"], "started_at": row["started_at"].isoformat(timespec="seconds"),
              "heartbeat_at": row["heartbeat_at"].isoformat(timespec="seconds")}
-            for row in live if row["id"] == self.id or not self._vanished(row)]}
+            for row in live]}
 
     async def _loop(self) -> None:
         while True:
