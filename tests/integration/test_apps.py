@@ -14,7 +14,6 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +23,13 @@ from fastmcp import Client
 from tests.appkit import Sandbox, commit_change, free_port, http_get, make_catalog_repo, ok, setup_tomo, wait_until
 from tests.authkit import act_as_user
 from tests.conftest import Answer, ToolCaller
-from tests.testbed import IMAGE_BUSYBOX_V1, Testbed, docker_in_testbed, testbed_or_skip
+from tests.testbed import IMAGE_BUSYBOX_V1, Testbed, docker_in_testbed
 
 from tomo.database.tables_apps import installations
 from tomo.main import TomoApp
 from tomo.models.principal import Role
 
 pytestmark = pytest.mark.testbed
-
-
-@pytest.fixture
-def testbed() -> Testbed:
-    return testbed_or_skip()
-
-
-@pytest.fixture
-def sandbox(testbed: Testbed) -> Iterator[Sandbox]:
-    box = Sandbox(testbed)
-    yield box
-    box.cleanup()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.appkit import Sandbox, free_port, make_catalog_repo, ok, setup_tomo, 
 from tests.conftest import Answer
 from tests.httpkit import create_admin, create_token, mcp_client, server_env, start_http, stop
 from tests.pgkit import fresh_database
-from tests.testbed import Testbed, testbed_or_skip
+from tests.testbed import Testbed
 
 pytestmark = pytest.mark.testbed
 
@@ -73,18 +73,6 @@ class Instances:
         for proc in self.procs:
             if proc.poll() is None:
                 stop(proc)
-
-
-@pytest.fixture
-def testbed() -> Testbed:
-    return testbed_or_skip()
-
-
-@pytest.fixture
-def sandbox(testbed: Testbed) -> Iterator[Sandbox]:
-    box = Sandbox(testbed)
-    yield box
-    box.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -17,23 +17,11 @@ from pathlib import Path
 import pytest
 from tests.appkit import REPO_NAME, Sandbox, free_port, http_get, make_catalog_repo, wait_until
 from tests.httpkit import TOMO, create_admin, create_token, server_env, start_http, stop
-from tests.testbed import Testbed, testbed_or_skip
+from tests.testbed import Testbed
 
 pytestmark = pytest.mark.testbed
 
 Tomo = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def testbed() -> Testbed:
-    return testbed_or_skip()
-
-
-@pytest.fixture
-def sandbox(testbed: Testbed) -> Iterator[Sandbox]:
-    box = Sandbox(testbed)
-    yield box
-    box.cleanup()
 
 
 def runner(env: dict[str, str]) -> Tomo:

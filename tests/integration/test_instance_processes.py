@@ -40,7 +40,7 @@ from tests.httpkit import (
 )
 from tests.instancekit import TASK, Run, read_runs
 from tests.pgkit import fresh_database
-from tests.testbed import Testbed, testbed_or_skip
+from tests.testbed import Testbed
 
 from tomo.database.engine import Database
 from tomo.database.repositories.instances import InstanceRepository
@@ -83,18 +83,6 @@ async def poll(what: str, check: Any, seconds: float) -> float:
 
 
 # -- an install survives another process starting (stdio) ------------------------------------------------------
-
-
-@pytest.fixture
-def testbed() -> Testbed:
-    return testbed_or_skip()
-
-
-@pytest.fixture
-def sandbox(testbed: Testbed) -> Iterator[Sandbox]:
-    box = Sandbox(testbed)
-    yield box
-    box.cleanup()
 
 
 class StdioCaller(ToolCaller):
